@@ -1,0 +1,119 @@
+"""The one exception tree of pywire-auth.
+
+Every error this library raises on purpose is an :class:`AuthError`. Each class has
+a stable ``code`` string; the HTTP routes put that code in ``?error=<code>``, so
+codes are part of the public contract and never change once released::
+
+    AuthError                      code
+    ├── ConfigurationError         "config"         (bad setup: missing secret, bad URL)
+    ├── InvalidInputError          "invalid"        (also a ValueError)
+    │   ├── MissingFieldError      "missing"
+    │   ├── InvalidEmailError      "invalid_email"
+    │   ├── WeakPasswordError      "weak_password"
+    │   └── ReservedClaimError     "invalid"        (caller tried to set iss/sub/exp/...)
+    ├── UserExistsError            "exists"         (also a ValueError)
+    ├── UserNotFoundError          "not_found"      (also a LookupError)
+    ├── ThrottledError             "throttled"      (too many attempts / hashing overloaded)
+    └── StoreUnavailableError      "unavailable"    (database down, locked, timed out)
+
+Lookups that simply find nothing return ``None`` instead of raising.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AuthError",
+    "ConfigurationError",
+    "InvalidEmailError",
+    "InvalidInputError",
+    "MissingFieldError",
+    "ReservedClaimError",
+    "StoreUnavailableError",
+    "ThrottledError",
+    "UserExistsError",
+    "UserNotFoundError",
+    "WeakPasswordError",
+]
+
+
+class AuthError(Exception):
+    """Base class of every pywire-auth error; ``code`` is stable and URL-safe.
+
+    >>> try:
+    ...     raise UserExistsError("alice@example.com is taken")
+    ... except AuthError as exc:
+    ...     exc.code
+    'exists'
+    """
+
+    code: str = "error"
+
+    def __init__(self, message: str = "") -> None:
+        super().__init__(message or self.__class__.__doc__ or self.code)
+
+
+class ConfigurationError(AuthError):
+    """The library is set up wrongly (for example a missing or short secret)."""
+
+    code = "config"
+
+
+class InvalidInputError(AuthError, ValueError):
+    """A value given to the library is malformed, too long or otherwise unusable."""
+
+    code = "invalid"
+
+
+class MissingFieldError(InvalidInputError):
+    """A required value (email, password) is missing or empty."""
+
+    code = "missing"
+
+
+class InvalidEmailError(InvalidInputError):
+    """The email address is not a usable address."""
+
+    code = "invalid_email"
+
+
+class WeakPasswordError(InvalidInputError):
+    """The password does not meet the password policy."""
+
+    code = "weak_password"
+
+
+class ReservedClaimError(InvalidInputError):
+    """A caller tried to set a registered JWT claim that the issuer owns."""
+
+    code = "invalid"
+
+
+class UserExistsError(AuthError, ValueError):
+    """An account with this identity (for example this email) already exists.
+
+    Subclasses :class:`ValueError` so code written against the older API, which
+    caught ``ValueError``, keeps working.
+    """
+
+    code = "exists"
+
+
+class UserNotFoundError(AuthError, LookupError):
+    """No user has the given id."""
+
+    code = "not_found"
+
+
+class ThrottledError(AuthError):
+    """Too many attempts, or too much password hashing already queued: try later."""
+
+    code = "throttled"
+
+
+class StoreUnavailableError(AuthError):
+    """The user store cannot be reached or did not answer in time.
+
+    Nothing was written: a store operation either completes or leaves no trace.
+    """
+
+    code = "unavailable"

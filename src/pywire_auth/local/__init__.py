@@ -1,0 +1,1 @@
+"""The local (password) identity provider: accounts, hashing, normalization."""

@@ -1,0 +1,154 @@
+"""Argon2id password hashing that never blocks the event loop.
+
+Argon2 is deliberately slow (tens to hundreds of milliseconds, 64 MiB of memory
+per hash at argon2-cffi's defaults). Run on the event loop it freezes every other
+request; run on an unbounded thread pool it exhausts memory under a login flood.
+So hashes run on a small dedicated pool, sized to a memory budget, and beyond a
+bounded number of pending hashes new requests fail fast with ThrottledError.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
+
+import argon2
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+from pywire_auth.exceptions import ThrottledError
+
+__all__ = ["Argon2Hasher"]
+
+_T = TypeVar("_T")
+
+# A fixed, public string: the dummy hash protects nothing, it only costs the same
+# as a real verification so unknown emails cannot be told apart by timing.
+_DUMMY_PASSWORD = "pywire-auth dummy password for timing equalization"  # noqa: S105
+
+
+class Argon2Hasher:
+    """Argon2id hashing on a bounded worker pool.
+
+    ``time_cost``, ``memory_cost`` (KiB) and ``parallelism`` default to
+    argon2-cffi's own defaults. At most ``max_workers`` hashes run at once
+    (default: as many as the CPU count and ``memory_budget`` bytes allow); at
+    most ``max_pending`` wait or run, and one more raises
+    :class:`~pywire_auth.exceptions.ThrottledError` immediately.
+
+    >>> hasher = Argon2Hasher(time_cost=1, memory_cost=8192, parallelism=1)
+    >>> h = asyncio.run(hasher.hash("correct horse"))
+    >>> asyncio.run(hasher.verify(h, "correct horse"))
+    True
+    """
+
+    def __init__(
+        self,
+        *,
+        time_cost: int = argon2.DEFAULT_TIME_COST,
+        memory_cost: int = argon2.DEFAULT_MEMORY_COST,
+        parallelism: int = argon2.DEFAULT_PARALLELISM,
+        max_workers: int | None = None,
+        max_pending: int = 64,
+        memory_budget: int = 512 * 1024 * 1024,
+    ) -> None:
+        self._hasher = argon2.PasswordHasher(
+            time_cost=time_cost,
+            memory_cost=memory_cost,
+            parallelism=parallelism,
+            type=argon2.Type.ID,
+        )
+        if max_workers is None:
+            by_memory = max(1, memory_budget // (memory_cost * 1024))
+            max_workers = max(1, min(os.cpu_count() or 1, by_memory))
+        if max_workers < 1 or max_pending < max_workers:
+            raise ValueError("need max_workers >= 1 and max_pending >= max_workers")
+        self.max_workers = max_workers
+        self.max_pending = max_pending
+        self._executor: ThreadPoolExecutor | None = None
+        self._lock = threading.Lock()
+        self._pending = 0
+        self._dummy_hash: str | None = None
+
+    def __repr__(self) -> str:
+        p = self._hasher
+        return (
+            f"Argon2Hasher(time_cost={p.time_cost}, memory_cost={p.memory_cost}, "
+            f"parallelism={p.parallelism}, max_workers={self.max_workers})"
+        )
+
+    @property
+    def pending(self) -> int:
+        """How many hashes are running or queued right now."""
+        return self._pending
+
+    async def hash(self, password: str) -> str:
+        """Return a new Argon2id hash of ``password``."""
+        return await self._run(self._hasher.hash, password)
+
+    async def verify(self, pw_hash: str, password: str) -> bool:
+        """Check ``password`` against ``pw_hash``; malformed hashes give ``False``."""
+        return await self._run(self._verify_sync, pw_hash, password)
+
+    async def verify_dummy(self, password: str) -> None:
+        """Spend one verification's cost against a fixed hash with current parameters."""
+        await self._run(self._dummy_sync, password)
+
+    def needs_rehash(self, pw_hash: str) -> bool:
+        """Whether ``pw_hash`` used other parameters than this hasher's."""
+        try:
+            return self._hasher.check_needs_rehash(pw_hash)
+        except (InvalidHashError, ValueError):
+            return True
+
+    def close(self) -> None:
+        """Stop the worker threads once queued work is done."""
+        with self._lock:
+            executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.shutdown(wait=False, cancel_futures=False)
+
+    def _verify_sync(self, pw_hash: str, password: str) -> bool:
+        try:
+            return self._hasher.verify(pw_hash, password)
+        except VerifyMismatchError:
+            return False
+        except (VerificationError, InvalidHashError, ValueError):
+            return False
+
+    def _dummy_sync(self, password: str) -> None:
+        if self._dummy_hash is None:
+            # Made once, lazily, in a worker: a hash with the current parameters
+            # costs exactly what verifying a real user's hash costs.
+            self._dummy_hash = self._hasher.hash(_DUMMY_PASSWORD)
+        self._verify_sync(self._dummy_hash, password)
+
+    def _pool(self) -> ThreadPoolExecutor:
+        with self._lock:
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(
+                    max_workers=self.max_workers, thread_name_prefix="pywire-auth-argon2"
+                )
+            return self._executor
+
+    async def _run(self, fn: Callable[..., _T], *args: str) -> _T:
+        with self._lock:
+            if self._pending >= self.max_pending:
+                raise ThrottledError("too many password checks in progress; try again shortly")
+            self._pending += 1
+        try:
+            future = self._pool().submit(fn, *args)
+        except BaseException:
+            self._release()
+            raise
+        # Release the slot when the thread finishes, not when the awaiting task
+        # does: a cancelled request must not let more hashes run than allowed.
+        future.add_done_callback(lambda _f: self._release())
+        return await asyncio.wrap_future(future)
+
+    def _release(self) -> None:
+        with self._lock:
+            self._pending -= 1

@@ -1,0 +1,231 @@
+"""LocalIdP: password accounts, sign-in checks and JWTs for local users."""
+
+from __future__ import annotations
+
+import logging
+import os
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from pywire.auth import ClaimsPrincipal
+
+from pywire_auth.exceptions import (
+    ConfigurationError,
+    InvalidInputError,
+    ReservedClaimError,
+    UserNotFoundError,
+)
+from pywire_auth.local.hashing import Argon2Hasher
+from pywire_auth.local.normalize import (
+    PasswordPolicy,
+    normalize_email,
+    normalize_name,
+    normalize_password,
+)
+from pywire_auth.local.principal import plain_user_id, principal_for
+from pywire_auth.protocols import AuthStore, PasswordHasher
+from pywire_auth.stores.memory import MemoryAuthStore
+from pywire_auth.tokens.issuer import RESERVED_CLAIMS, TokenIssuer
+from pywire_auth.types import LOCAL_PROVIDER, JSONValue, ProviderLink, UserRecord
+
+__all__ = ["LocalIdP"]
+
+logger = logging.getLogger("pywire_auth.local")
+
+SECRET_ENV = "LOCAL_IDP_SECRET"  # noqa: S105 - the variable's name, not a secret
+
+# Sign-in refuses to hash absurdly long input even if the policy was widened later:
+# Argon2 pre-hashes the password, so cost grows with its length.
+_MAX_VERIFY_CHARS = 4096
+# Claims a stored user may not carry: the principal and the token own them.
+_OWNED_CLAIMS = RESERVED_CLAIMS | {"email"}
+
+
+class LocalIdP:
+    """The built-in password identity provider.
+
+    >>> idp = LocalIdP(secret="s" * 32)
+    >>> import asyncio
+    >>> uid = asyncio.run(idp.create_user(email="Ann@Example.com", password="long enough"))
+    >>> asyncio.run(idp.verify_credentials(email="ann@example.com", password="long enough")).name
+    'ann@example.com'
+
+    ``secret`` falls back to the ``LOCAL_IDP_SECRET`` environment variable; it must
+    have at least 32 bytes. Pass ``token_issuer`` to sign tokens some other way.
+    """
+
+    provider = LOCAL_PROVIDER
+
+    def __init__(
+        self,
+        store: AuthStore | None = None,
+        secret: str = "",
+        issuer: str = "pywire-auth-local",
+        audience: str = "",
+        token_issuer: TokenIssuer | None = None,
+        *,
+        hasher: PasswordHasher | None = None,
+        password_policy: PasswordPolicy | None = None,
+        token_ttl: int = 900,
+        fallback_secrets: Sequence[str] = (),
+    ) -> None:
+        if token_issuer is None:
+            key = secret or os.environ.get(SECRET_ENV, "")
+            if not key:
+                raise ConfigurationError(
+                    f"LocalIdP needs a signing secret: pass secret=... or set {SECRET_ENV} "
+                    "(generate one with: openssl rand -hex 32)"
+                )
+            token_issuer = TokenIssuer(
+                key,
+                issuer=issuer,
+                audience=audience,
+                default_ttl=token_ttl,
+                fallback_secrets=fallback_secrets,
+            )
+        self.store: AuthStore = store if store is not None else MemoryAuthStore()
+        self.tokens = token_issuer
+        self.hasher: PasswordHasher = hasher if hasher is not None else Argon2Hasher()
+        self.password_policy = password_policy or PasswordPolicy()
+
+    def __repr__(self) -> str:
+        return f"LocalIdP(store={self.store!r}, tokens={self.tokens!r})"
+
+    async def create_user(
+        self,
+        *,
+        email: str,
+        password: str,
+        name: str = "",
+        claims: Mapping[str, JSONValue] | None = None,
+        **extra: JSONValue,
+    ) -> str:
+        """Register a password account and return its new user id.
+
+        Raises :class:`~pywire_auth.UserExistsError` if the (normalized) email is
+        taken, and :class:`~pywire_auth.InvalidInputError` subclasses for a bad
+        email, a password outside the policy, or bad claims.
+        """
+        address = normalize_email(email)
+        plain = self.password_policy.normalize(password)
+        display = normalize_name(name)
+        user_claims = dict(claims or {})
+        owned = _OWNED_CLAIMS.intersection(user_claims)
+        if owned:
+            raise ReservedClaimError(f"these claims cannot be stored on a user: {sorted(owned)}")
+        user_id = str(uuid.uuid4())
+        user = UserRecord(
+            user_id=user_id, email=address, name=display, claims=user_claims, extras=extra
+        )
+        link = ProviderLink(provider=LOCAL_PROVIDER, subject=address, user_id=user_id)
+        pw_hash = await self.hasher.hash(plain)
+        await self.store.create_user(user, link=link, pw_hash=pw_hash)
+        return user_id
+
+    async def verify_credentials(self, *, email: str, password: str) -> ClaimsPrincipal | None:
+        """Return the principal if the email and password match, else ``None``.
+
+        Unknown emails, users without a password and wrong passwords all give
+        ``None`` after exactly one Argon2 verification, so neither the answer nor
+        its timing tells whether an account exists. Raises
+        :class:`~pywire_auth.ThrottledError` when too many checks are queued and
+        :class:`~pywire_auth.StoreUnavailableError` when the store is down.
+        """
+        try:
+            address = normalize_email(email)
+            plain = normalize_password(password)
+            if not plain or len(plain) > _MAX_VERIFY_CHARS:
+                raise InvalidInputError("unusable password")
+        except InvalidInputError:
+            await self.hasher.verify_dummy("")
+            return None
+        record = await self.store.get_login(LOCAL_PROVIDER, address)
+        if record is None or record.pw_hash is None:
+            await self.hasher.verify_dummy(plain)
+            return None
+        if not await self.hasher.verify(record.pw_hash, plain):
+            return None
+        if self.hasher.needs_rehash(record.pw_hash):
+            await self._rehash(record.user.user_id, record.pw_hash, plain)
+        return principal_for(record.user)
+
+    async def _rehash(self, user_id: str, old_hash: str, password: str) -> None:
+        # Best effort: a failed upgrade must not fail the sign-in it rides on. The
+        # compare-and-set loses to a password change made meanwhile, as it should.
+        try:
+            new_hash = await self.hasher.hash(password)
+            await self.store.set_password_hash(user_id, new_hash, expected=old_hash)
+        except Exception:
+            logger.warning("password rehash for a user failed; keeping the old hash", exc_info=True)
+
+    async def change_password(self, *, user_id: str, old_password: str, new_password: str) -> bool:
+        """Replace the password if ``old_password`` is right; ``False`` otherwise.
+
+        Also ``False`` if another change won a race with this one. Raises
+        :class:`~pywire_auth.WeakPasswordError` if the new password breaks policy.
+        """
+        new_plain = self.password_policy.normalize(new_password)
+        uid = plain_user_id(user_id)
+        old_plain = normalize_password(old_password)
+        old_hash = await self.store.get_password_hash(uid)
+        if old_hash is None or len(old_plain) > _MAX_VERIFY_CHARS:
+            await self.hasher.verify_dummy(old_plain[:_MAX_VERIFY_CHARS])
+            return False
+        if not await self.hasher.verify(old_hash, old_plain):
+            return False
+        new_hash = await self.hasher.hash(new_plain)
+        return await self.store.set_password_hash(uid, new_hash, expected=old_hash)
+
+    async def reset_password(self, *, user_id: str, new_password: str) -> None:
+        """Set a new password without the old one (admin reset, reset-link flows).
+
+        Raises :class:`~pywire_auth.UserNotFoundError` for an unknown user.
+        """
+        new_plain = self.password_policy.normalize(new_password)
+        new_hash = await self.hasher.hash(new_plain)
+        if not await self.store.set_password_hash(plain_user_id(user_id), new_hash):
+            raise UserNotFoundError(f"no user {user_id!r}")
+
+    async def principal_for_user(self, user_id: str) -> ClaimsPrincipal | None:
+        """The principal of a stored user (id or ``local:<id>``), or ``None``."""
+        user = await self.store.get_user(plain_user_id(user_id))
+        return principal_for(user) if user else None
+
+    def issue_id_token(
+        self,
+        *,
+        user_id: str,
+        claims: Mapping[str, Any] | None = None,
+        ttl: int | None = None,
+        audience: str | None = None,
+    ) -> str:
+        """Sign a JWT whose ``sub`` is ``user_id``; ``claims`` cannot override registered ones."""
+        return self.tokens.issue(plain_user_id(user_id), claims=claims, ttl=ttl, audience=audience)
+
+    def verify_id_token(self, token: str, audience: str | None = None) -> dict[str, Any] | None:
+        """The claims of a valid token, or ``None`` (bad signature, expired, wrong iss/aud)."""
+        return self.tokens.verify(token, audience=audience)
+
+    async def principal_from_id_token(
+        self, token: str, audience: str | None = None
+    ) -> ClaimsPrincipal | None:
+        """The principal of a valid token's user, with the token's own claims added.
+
+        ``None`` if the token is invalid or its user no longer exists.
+        """
+        claims = self.verify_id_token(token, audience=audience)
+        if claims is None:
+            return None
+        user = await self.store.get_user(claims["sub"])
+        if user is None:
+            return None
+        extra = {k: v for k, v in claims.items() if k not in _OWNED_CLAIMS}
+        return principal_for(user, extra)
+
+    async def aclose(self) -> None:
+        """Close the store and stop the hashing threads."""
+        await self.store.close()
+        close = getattr(self.hasher, "close", None)
+        if callable(close):
+            close()

@@ -1,0 +1,124 @@
+"""The plug-in contracts of pywire-auth.
+
+Each contract is a small :class:`typing.Protocol`; anything with the right methods
+plugs in, no base class needed. Every store shipped here passes the same contract
+suite, :mod:`pywire_auth.testing`, and a third-party store can run it too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Protocol, runtime_checkable
+
+from pywire_auth.types import JSONValue, LoginRecord, ProviderLink, UserRecord
+
+__all__ = ["AuthStore", "PasswordHasher"]
+
+
+@runtime_checkable
+class AuthStore(Protocol):
+    """Where users, password hashes and provider links live.
+
+    Rules every implementation keeps (the contract suite checks each one):
+
+    * ``create_user`` is atomic: user, credential and link are all written or none is.
+    * Uniqueness of ``(provider, subject)`` is decided by the store itself at write
+      time, never by a read before the write, so concurrent calls cannot both win.
+    * A link is never re-pointed to another user.
+    * Lookups return ``None`` when nothing matches; commands raise
+      :class:`~pywire_auth.exceptions.AuthError` subclasses.
+    * Any failure to reach the backend raises
+      :class:`~pywire_auth.exceptions.StoreUnavailableError` and writes nothing.
+    """
+
+    async def create_user(
+        self, user: UserRecord, *, link: ProviderLink, pw_hash: str | None = None
+    ) -> None:
+        """Write ``user``, its credential and its first ``link`` in one transaction.
+
+        Raises :class:`~pywire_auth.exceptions.UserExistsError` if ``link`` (or the
+        user id) is taken; then nothing is written.
+        """
+        ...
+
+    async def get_user(self, user_id: str) -> UserRecord | None:
+        """Return the user with this id, or ``None``."""
+        ...
+
+    async def get_user_by_link(self, provider: str, subject: str) -> UserRecord | None:
+        """Return the user that ``(provider, subject)`` points at, or ``None``."""
+        ...
+
+    async def get_login(self, provider: str, subject: str) -> LoginRecord | None:
+        """Return the linked user and their password hash in one lookup, or ``None``."""
+        ...
+
+    async def get_password_hash(self, user_id: str) -> str | None:
+        """The user's password hash, or ``None`` (no such user, or no password)."""
+        ...
+
+    async def set_password_hash(
+        self, user_id: str, pw_hash: str, *, expected: str | None = None
+    ) -> bool:
+        """Store ``pw_hash`` for the user; return ``False`` if nothing was changed.
+
+        With ``expected`` set this is a compare-and-set: the hash is replaced only
+        if the stored hash still equals ``expected`` (so a rehash never overwrites
+        a password change that happened meanwhile). Without it, the credential is
+        written whatever it was, created if the user had none. Returns ``False``
+        when the user does not exist or the compare failed.
+        """
+        ...
+
+    async def update_user(
+        self,
+        user_id: str,
+        *,
+        name: str | None = None,
+        claims: Mapping[str, JSONValue] | None = None,
+        extras: Mapping[str, JSONValue] | None = None,
+    ) -> UserRecord | None:
+        """Replace the given fields (``None`` leaves one as is); return the new record."""
+        ...
+
+    async def add_link(self, link: ProviderLink) -> None:
+        """Tie another identity to an existing user.
+
+        Raises :class:`~pywire_auth.exceptions.UserExistsError` if the identity is
+        already linked (to anyone) and
+        :class:`~pywire_auth.exceptions.UserNotFoundError` if the user is missing.
+        """
+        ...
+
+    async def get_links(self, user_id: str) -> list[ProviderLink]:
+        """Every identity linked to the user, ordered by ``(provider, subject)``."""
+        ...
+
+    async def delete_user(self, user_id: str) -> bool:
+        """Delete the user with their credential and links; ``False`` if absent."""
+        ...
+
+    async def close(self) -> None:
+        """Release what the store opened itself. Safe to call more than once."""
+        ...
+
+
+@runtime_checkable
+class PasswordHasher(Protocol):
+    """Hashes and checks passwords without blocking the event loop."""
+
+    async def hash(self, password: str) -> str:
+        """Return a new salted hash of ``password``."""
+        ...
+
+    async def verify(self, pw_hash: str, password: str) -> bool:
+        """Return whether ``password`` matches ``pw_hash``; malformed hashes give ``False``."""
+        ...
+
+    async def verify_dummy(self, password: str) -> None:
+        """Spend exactly the cost of one :meth:`verify`, for a user that does not exist."""
+        ...
+
+    def needs_rehash(self, pw_hash: str) -> bool:
+        """Whether ``pw_hash`` was made with other parameters than the current ones."""
+        ...

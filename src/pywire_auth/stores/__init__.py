@@ -1,0 +1,1 @@
+"""AuthStore implementations: ``memory`` (reference) and ``sqlalchemy`` (any async SQL database)."""

@@ -1,0 +1,144 @@
+"""The reference AuthStore: everything in process memory, gone on restart.
+
+Good for tests and demos. Every method runs without an ``await`` between its
+check and its write, so on one event loop each call is atomic, which is the same
+guarantee the SQL store gets from a transaction.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from dataclasses import replace
+
+from pywire_auth.exceptions import InvalidInputError, UserExistsError, UserNotFoundError
+from pywire_auth.stores._validate import check_link, check_pw_hash, check_user
+from pywire_auth.types import JSONValue, LoginRecord, ProviderLink, UserRecord
+
+__all__ = ["MemoryAuthStore"]
+
+
+def _frozen_copy(user: UserRecord) -> UserRecord:
+    # Deep copies on the way in and out: callers can never mutate stored JSON.
+    return replace(
+        user, claims=copy.deepcopy(dict(user.claims)), extras=copy.deepcopy(dict(user.extras))
+    )
+
+
+class MemoryAuthStore:
+    """An :class:`~pywire_auth.AuthStore` kept in dictionaries.
+
+    >>> store = MemoryAuthStore()
+    >>> import asyncio
+    >>> asyncio.run(store.get_user("nobody")) is None
+    True
+    """
+
+    def __init__(self) -> None:
+        self._users: dict[str, UserRecord] = {}
+        self._hashes: dict[str, str] = {}
+        self._links: dict[tuple[str, str], ProviderLink] = {}
+
+    def __repr__(self) -> str:
+        return f"MemoryAuthStore(users={len(self._users)})"
+
+    async def create_user(
+        self, user: UserRecord, *, link: ProviderLink, pw_hash: str | None = None
+    ) -> None:
+        """Add ``user`` with its link and optional hash, all or nothing."""
+        check_user(user)
+        check_link(link)
+        if pw_hash is not None:
+            check_pw_hash(pw_hash)
+        key = (link.provider, link.subject)
+        if key in self._links or user.user_id in self._users:
+            raise UserExistsError(f"{link.provider} identity already registered")
+        if link.user_id != user.user_id:
+            raise InvalidInputError("link.user_id must be the new user's id")
+        self._users[user.user_id] = _frozen_copy(user)
+        self._links[key] = replace(link, claims=copy.deepcopy(dict(link.claims)))
+        if pw_hash is not None:
+            self._hashes[user.user_id] = pw_hash
+
+    async def get_user(self, user_id: str) -> UserRecord | None:
+        """The user with this id, or ``None``."""
+        user = self._users.get(user_id)
+        return _frozen_copy(user) if user else None
+
+    async def get_user_by_link(self, provider: str, subject: str) -> UserRecord | None:
+        """The user linked to ``(provider, subject)``, or ``None``."""
+        link = self._links.get((provider, subject))
+        return await self.get_user(link.user_id) if link else None
+
+    async def get_login(self, provider: str, subject: str) -> LoginRecord | None:
+        """The linked user and their hash, or ``None``."""
+        link = self._links.get((provider, subject))
+        user = self._users.get(link.user_id) if link else None
+        if user is None:
+            return None
+        return LoginRecord(user=_frozen_copy(user), pw_hash=self._hashes.get(user.user_id))
+
+    async def get_password_hash(self, user_id: str) -> str | None:
+        """The user's hash, or ``None``."""
+        return self._hashes.get(user_id)
+
+    async def set_password_hash(
+        self, user_id: str, pw_hash: str, *, expected: str | None = None
+    ) -> bool:
+        """Write the hash (compare-and-set when ``expected`` is given)."""
+        check_pw_hash(pw_hash)
+        if user_id not in self._users:
+            return False
+        if expected is not None and self._hashes.get(user_id) != expected:
+            return False
+        self._hashes[user_id] = pw_hash
+        return True
+
+    async def update_user(
+        self,
+        user_id: str,
+        *,
+        name: str | None = None,
+        claims: Mapping[str, JSONValue] | None = None,
+        extras: Mapping[str, JSONValue] | None = None,
+    ) -> UserRecord | None:
+        """Replace the given fields; ``None`` if the user is missing."""
+        user = self._users.get(user_id)
+        if user is None:
+            return None
+        updated = replace(
+            user,
+            name=user.name if name is None else name,
+            claims=user.claims if claims is None else claims,
+            extras=user.extras if extras is None else extras,
+        )
+        check_user(updated)
+        self._users[user_id] = _frozen_copy(updated)
+        return _frozen_copy(updated)
+
+    async def add_link(self, link: ProviderLink) -> None:
+        """Link another identity to an existing user; never re-points a link."""
+        check_link(link)
+        if link.user_id not in self._users:
+            raise UserNotFoundError(f"no user {link.user_id!r}")
+        key = (link.provider, link.subject)
+        if key in self._links:
+            raise UserExistsError(f"{link.provider} identity already linked")
+        self._links[key] = replace(link, claims=copy.deepcopy(dict(link.claims)))
+
+    async def get_links(self, user_id: str) -> list[ProviderLink]:
+        """Every link of the user, sorted by ``(provider, subject)``."""
+        found = [link for key, link in sorted(self._links.items()) if link.user_id == user_id]
+        return [replace(link, claims=copy.deepcopy(dict(link.claims))) for link in found]
+
+    async def delete_user(self, user_id: str) -> bool:
+        """Remove the user, their hash and their links."""
+        if self._users.pop(user_id, None) is None:
+            return False
+        self._hashes.pop(user_id, None)
+        for key in [k for k, link in self._links.items() if link.user_id == user_id]:
+            del self._links[key]
+        return True
+
+    async def close(self) -> None:
+        """Nothing to release."""

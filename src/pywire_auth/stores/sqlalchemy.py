@@ -1,0 +1,354 @@
+"""AuthStore on any async SQLAlchemy database (SQLite, PostgreSQL, MySQL/MariaDB, ...).
+
+Needs the ``sqlalchemy`` extra: ``pip install 'pywire-auth[sqlalchemy]'``.
+
+Alembic users import the table metadata from here::
+
+    from pywire_auth.stores.sqlalchemy import metadata
+    target_metadata = metadata
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from typing import Any
+
+try:
+    import sqlalchemy as sa
+    from sqlalchemy import event, exc
+    from sqlalchemy.engine import Row
+    from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+except ImportError as _missing:  # pragma: no cover - exercised in a venv without the extra
+    raise ImportError(
+        "SQLAlchemyAuthStore needs the 'sqlalchemy' extra: pip install 'pywire-auth[sqlalchemy]'"
+    ) from _missing
+
+from pywire_auth.exceptions import (
+    ConfigurationError,
+    InvalidInputError,
+    StoreUnavailableError,
+    UserExistsError,
+    UserNotFoundError,
+)
+from pywire_auth.stores._schema import credentials, metadata, provider_links, users
+from pywire_auth.stores._validate import check_link, check_pw_hash, check_user
+from pywire_auth.types import JSONValue, LoginRecord, ProviderLink, UserRecord
+
+__all__ = ["SQLAlchemyAuthStore", "metadata"]
+
+logger = logging.getLogger("pywire_auth.stores.sqlalchemy")
+
+# Bounded waits everywhere: a dead or locked database must turn into
+# StoreUnavailableError within seconds, not hang a request forever.
+_CONNECT_TIMEOUT = 5
+_POOL_TIMEOUT = 10
+_DRIVER_ARGS: dict[str, dict[str, Any]] = {
+    "aiosqlite": {"timeout": _CONNECT_TIMEOUT},
+    "asyncpg": {"timeout": _CONNECT_TIMEOUT, "command_timeout": 30},
+    "aiomysql": {"connect_timeout": _CONNECT_TIMEOUT},
+}
+
+
+def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
+    # WAL lets readers run while one writer writes; the busy timeout makes a second
+    # writer wait for the lock instead of failing at once with "database is locked".
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={_CONNECT_TIMEOUT * 1000}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+    finally:
+        cursor.close()
+
+
+def _make_engine(url: str) -> AsyncEngine:
+    try:
+        parsed = sa.make_url(url)
+        driver_args = _DRIVER_ARGS.get(parsed.get_driver_name(), {})
+        return create_async_engine(
+            parsed,
+            pool_pre_ping=True,
+            pool_timeout=_POOL_TIMEOUT,
+            connect_args=driver_args,
+        )
+    except (exc.ArgumentError, exc.NoSuchModuleError, exc.InvalidRequestError) as err:
+        raise ConfigurationError(f"cannot use database URL: {err}") from err
+    except ImportError as err:
+        raise ConfigurationError(
+            f"the database driver for {url.split(':', 1)[0]!r} is not installed: {err}"
+        ) from err
+
+
+def _user_from_row(row: Row[Any]) -> UserRecord:
+    return UserRecord(
+        user_id=row.user_id,
+        email=row.email,
+        name=row.name,
+        claims=row.claims or {},
+        extras=row.extras or {},
+    )
+
+
+class SQLAlchemyAuthStore:
+    """An :class:`~pywire_auth.AuthStore` in three SQL tables, created on first use.
+
+    Give it a URL and it owns (and on :meth:`close` disposes) its engine; give it
+    an ``AsyncEngine`` you share with the rest of your app and it never disposes it.
+
+    >>> store = SQLAlchemyAuthStore("sqlite+aiosqlite:///./local-auth.db")  # doctest: +SKIP
+    """
+
+    def __init__(self, url_or_engine: str | AsyncEngine, *, create_tables: bool = True) -> None:
+        if isinstance(url_or_engine, AsyncEngine):
+            self._engine = url_or_engine
+            self._owns_engine = False
+        elif isinstance(url_or_engine, str) and url_or_engine:
+            self._engine = _make_engine(url_or_engine)
+            self._owns_engine = True
+        else:
+            raise ConfigurationError("SQLAlchemyAuthStore needs a database URL or an AsyncEngine")
+        if self._engine.dialect.name == "sqlite":
+            event.listen(self._engine.sync_engine, "connect", _configure_sqlite)
+        self._schema_ready = not create_tables
+        self._schema_lock = asyncio.Lock()
+
+    def __repr__(self) -> str:
+        # render_as_string hides the password by default.
+        return f"SQLAlchemyAuthStore({self._engine.url!r})"
+
+    @property
+    def engine(self) -> AsyncEngine:
+        """The engine this store runs its queries on."""
+        return self._engine
+
+    async def create_tables(self) -> None:
+        """Create the three tables if they do not exist (done automatically on first use)."""
+        async with self._schema_lock:
+            if self._schema_ready:
+                return
+            try:
+                await self._create_all()
+            except exc.DBAPIError:
+                # Another process may have created the tables between our check and
+                # our CREATE; a second, checking pass settles it either way.
+                await self._create_all()
+            self._schema_ready = True
+
+    async def _create_all(self) -> None:
+        async with self._mapped_errors(), self._engine.begin() as conn:
+            await conn.run_sync(metadata.create_all, checkfirst=True)
+
+    @asynccontextmanager
+    async def _mapped_errors(self) -> AsyncIterator[None]:
+        # The one place driver errors become ours. IntegrityError is handled by the
+        # writes themselves; everything else means "could not decide".
+        try:
+            yield
+        except exc.IntegrityError:
+            raise
+        except (
+            exc.DBAPIError,
+            exc.TimeoutError,
+            exc.DisconnectionError,
+            OSError,
+            TimeoutError,
+        ) as err:
+            logger.warning("auth store unavailable: %s", type(err).__name__)
+            raise StoreUnavailableError("the user store is unavailable") from err
+
+    @asynccontextmanager
+    async def _read(self) -> AsyncIterator[AsyncConnection]:
+        if not self._schema_ready:
+            await self.create_tables()
+        async with self._mapped_errors(), self._engine.connect() as conn:
+            yield conn
+
+    @asynccontextmanager
+    async def _write(self) -> AsyncIterator[AsyncConnection]:
+        if not self._schema_ready:
+            await self.create_tables()
+        async with self._mapped_errors(), self._engine.begin() as conn:
+            yield conn
+
+    async def create_user(
+        self, user: UserRecord, *, link: ProviderLink, pw_hash: str | None = None
+    ) -> None:
+        """Insert user, link and credential in one transaction; all or nothing."""
+        check_user(user)
+        check_link(link)
+        if pw_hash is not None:
+            check_pw_hash(pw_hash)
+        if link.user_id != user.user_id:
+            raise InvalidInputError("link.user_id must be the new user's id")
+        try:
+            async with self._write() as conn:
+                await conn.execute(
+                    users.insert().values(
+                        user_id=user.user_id,
+                        email=user.email,
+                        name=user.name,
+                        claims=dict(user.claims),
+                        extras=dict(user.extras),
+                    )
+                )
+                # The primary key on (provider, subject) decides races: of two
+                # concurrent registrations for one email, the second insert fails.
+                await conn.execute(
+                    provider_links.insert().values(
+                        provider=link.provider,
+                        subject=link.subject,
+                        user_id=user.user_id,
+                        claims=dict(link.claims),
+                    )
+                )
+                if pw_hash is not None:
+                    await conn.execute(
+                        credentials.insert().values(user_id=user.user_id, pw_hash=pw_hash)
+                    )
+        except exc.IntegrityError as err:
+            raise UserExistsError(f"{link.provider} identity already registered") from err
+
+    async def get_user(self, user_id: str) -> UserRecord | None:
+        """The user with this id, or ``None``."""
+        async with self._read() as conn:
+            row = (await conn.execute(sa.select(users).where(users.c.user_id == user_id))).first()
+        return _user_from_row(row) if row else None
+
+    async def get_user_by_link(self, provider: str, subject: str) -> UserRecord | None:
+        """The user linked to ``(provider, subject)``, or ``None``."""
+        login = await self.get_login(provider, subject)
+        return login.user if login else None
+
+    async def get_login(self, provider: str, subject: str) -> LoginRecord | None:
+        """User and password hash for an identity, in one indexed query."""
+        query = (
+            sa.select(users, credentials.c.pw_hash)
+            .select_from(
+                provider_links.join(users, users.c.user_id == provider_links.c.user_id).outerjoin(
+                    credentials, credentials.c.user_id == users.c.user_id
+                )
+            )
+            .where(provider_links.c.provider == provider, provider_links.c.subject == subject)
+        )
+        async with self._read() as conn:
+            row = (await conn.execute(query)).first()
+        return LoginRecord(user=_user_from_row(row), pw_hash=row.pw_hash) if row else None
+
+    async def get_password_hash(self, user_id: str) -> str | None:
+        """The user's hash, or ``None``."""
+        query = sa.select(credentials.c.pw_hash).where(credentials.c.user_id == user_id)
+        async with self._read() as conn:
+            value: str | None = await conn.scalar(query)
+        return value
+
+    async def set_password_hash(
+        self, user_id: str, pw_hash: str, *, expected: str | None = None
+    ) -> bool:
+        """Write the hash; with ``expected``, only if the stored hash still equals it."""
+        check_pw_hash(pw_hash)
+        where = [credentials.c.user_id == user_id]
+        if expected is not None:
+            where.append(credentials.c.pw_hash == expected)
+        try:
+            async with self._write() as conn:
+                result = await conn.execute(
+                    credentials.update().where(*where).values(pw_hash=pw_hash)
+                )
+                if result.rowcount or expected is not None:
+                    return bool(result.rowcount)
+                exists = await conn.scalar(
+                    sa.select(users.c.user_id).where(users.c.user_id == user_id)
+                )
+                if exists is None:
+                    return False
+                await conn.execute(credentials.insert().values(user_id=user_id, pw_hash=pw_hash))
+                return True
+        except exc.IntegrityError:
+            # A concurrent writer created the credential first; its write stands
+            # only until ours, so write over it as an unconditional set promises.
+            return await self.set_password_hash(user_id, pw_hash, expected=None)
+
+    async def update_user(
+        self,
+        user_id: str,
+        *,
+        name: str | None = None,
+        claims: Mapping[str, JSONValue] | None = None,
+        extras: Mapping[str, JSONValue] | None = None,
+    ) -> UserRecord | None:
+        """Replace the given fields; ``None`` if the user is missing."""
+        values: dict[str, Any] = {}
+        if name is not None:
+            values["name"] = name
+        if claims is not None:
+            values["claims"] = dict(claims)
+        if extras is not None:
+            values["extras"] = dict(extras)
+        check_user(
+            UserRecord(
+                user_id=user_id, email="", name=name or "", claims=claims or {}, extras=extras or {}
+            )
+        )
+        async with self._write() as conn:
+            if values:
+                result = await conn.execute(
+                    users.update().where(users.c.user_id == user_id).values(**values)
+                )
+                if not result.rowcount:
+                    return None
+            row = (await conn.execute(sa.select(users).where(users.c.user_id == user_id))).first()
+        return _user_from_row(row) if row else None
+
+    async def add_link(self, link: ProviderLink) -> None:
+        """Link another identity to an existing user; never re-points a link."""
+        check_link(link)
+        try:
+            async with self._write() as conn:
+                exists = await conn.scalar(
+                    sa.select(users.c.user_id).where(users.c.user_id == link.user_id)
+                )
+                if exists is None:
+                    raise UserNotFoundError(f"no user {link.user_id!r}")
+                await conn.execute(
+                    provider_links.insert().values(
+                        provider=link.provider,
+                        subject=link.subject,
+                        user_id=link.user_id,
+                        claims=dict(link.claims),
+                    )
+                )
+        except exc.IntegrityError as err:
+            raise UserExistsError(f"{link.provider} identity already linked") from err
+
+    async def get_links(self, user_id: str) -> list[ProviderLink]:
+        """Every link of the user, sorted by ``(provider, subject)``."""
+        query = (
+            sa.select(provider_links)
+            .where(provider_links.c.user_id == user_id)
+            .order_by(provider_links.c.provider, provider_links.c.subject)
+        )
+        async with self._read() as conn:
+            rows = (await conn.execute(query)).all()
+        return [
+            ProviderLink(
+                provider=r.provider, subject=r.subject, user_id=r.user_id, claims=r.claims or {}
+            )
+            for r in rows
+        ]
+
+    async def delete_user(self, user_id: str) -> bool:
+        """Delete the user with their credential and links, in one transaction."""
+        async with self._write() as conn:
+            # Children first, explicitly: not every database enforces ON DELETE CASCADE.
+            await conn.execute(credentials.delete().where(credentials.c.user_id == user_id))
+            await conn.execute(provider_links.delete().where(provider_links.c.user_id == user_id))
+            result = await conn.execute(users.delete().where(users.c.user_id == user_id))
+        return bool(result.rowcount)
+
+    async def close(self) -> None:
+        """Dispose the engine if this store created it; a shared engine is left alone."""
+        if self._owns_engine:
+            await self._engine.dispose()

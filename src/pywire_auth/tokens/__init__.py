@@ -1,0 +1,1 @@
+"""JWT issuing and verification; the only package that imports a JOSE library."""

@@ -1,0 +1,184 @@
+"""Signing and checking JWTs. The only module that imports a JOSE library.
+
+Hardening, each against a known JWT attack:
+
+* The algorithm is pinned to the issuer's own (HS256 by default): a token whose
+  header says ``none``, ``HS384`` or ``RS256`` is refused before any signature
+  work ("alg: none" and key-confusion attacks).
+* ``iss``, ``sub``, ``aud``, ``iat``, ``nbf``, ``exp`` and ``jti`` belong to the
+  issuer; callers cannot set them through ``claims``.
+* A token without ``exp``, expired, not yet valid, or for another issuer or
+  audience is invalid. ``verify`` answers ``None`` for every invalid token and
+  never says why, so it cannot be used as an oracle.
+* Keys carry a ``kid``; old keys can stay as verify-only fallbacks while a new
+  one signs, so a secret can be rotated without signing everyone out.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from joserfc import jws
+from joserfc.errors import JoseError
+from joserfc.jwk import OctKey
+
+from pywire_auth.exceptions import ConfigurationError, InvalidInputError, ReservedClaimError
+
+__all__ = ["MIN_SECRET_BYTES", "RESERVED_CLAIMS", "TokenIssuer"]
+
+#: HS256 keys shorter than the hash output make brute-forcing a token cheap.
+MIN_SECRET_BYTES = 32
+
+#: Registered claims only the issuer sets.
+RESERVED_CLAIMS = frozenset({"iss", "sub", "aud", "iat", "nbf", "exp", "jti"})
+
+# Tokens are small; refusing huge ones keeps a hostile request from costing
+# base64 and JSON decoding of megabytes.
+_MAX_TOKEN_LENGTH = 8192
+_ALGORITHM = "HS256"
+
+
+def _kid_for(secret: bytes) -> str:
+    # A short digest names the key without revealing it.
+    return hashlib.sha256(b"pywire-auth kid\x00" + secret).hexdigest()[:16]
+
+
+def _as_bytes(secret: str | bytes) -> bytes:
+    return secret.encode("utf-8") if isinstance(secret, str) else bytes(secret)
+
+
+class TokenIssuer:
+    """Issues and verifies HS256 JWTs for one issuer and default audience.
+
+    >>> issuer = TokenIssuer("s" * 32, issuer="my-app")
+    >>> token = issuer.issue("user-1", claims={"role": "admin"}, ttl=600)
+    >>> issuer.verify(token)["role"]
+    'admin'
+    """
+
+    def __init__(
+        self,
+        secret: str | bytes,
+        *,
+        issuer: str = "pywire-auth-local",
+        audience: str = "",
+        default_ttl: int = 900,
+        leeway: int = 0,
+        fallback_secrets: Sequence[str | bytes] = (),
+    ) -> None:
+        if not issuer:
+            raise ConfigurationError("issuer must not be empty")
+        keys = [_as_bytes(secret), *(_as_bytes(s) for s in fallback_secrets)]
+        for key in keys:
+            if len(key) < MIN_SECRET_BYTES:
+                raise ConfigurationError(
+                    f"token secrets need at least {MIN_SECRET_BYTES} bytes "
+                    "(generate one with: openssl rand -hex 32)"
+                )
+        if default_ttl <= 0 or leeway < 0:
+            raise ConfigurationError("default_ttl must be positive and leeway not negative")
+        self.issuer = issuer
+        #: Without an explicit audience, tokens are addressed to the issuer itself.
+        self.audience = audience or issuer
+        self.default_ttl = default_ttl
+        self.leeway = leeway
+        self._keys: dict[str, OctKey] = {_kid_for(k): OctKey.import_key(k) for k in keys}
+        self._signing_kid = _kid_for(keys[0])
+
+    def __repr__(self) -> str:
+        # Never the secret: reprs end up in logs and tracebacks.
+        return (
+            f"TokenIssuer(issuer={self.issuer!r}, audience={self.audience!r}, "
+            f"kid={self._signing_kid!r})"
+        )
+
+    @property
+    def kid(self) -> str:
+        """The key id of the signing key, as put in each token's header."""
+        return self._signing_kid
+
+    def issue(
+        self,
+        subject: str,
+        *,
+        claims: Mapping[str, Any] | None = None,
+        ttl: int | None = None,
+        audience: str | None = None,
+    ) -> str:
+        """Return a signed JWT for ``subject`` that expires after ``ttl`` seconds."""
+        if not isinstance(subject, str) or not subject:
+            raise InvalidInputError("subject must be a non-empty string")
+        lifetime = self.default_ttl if ttl is None else ttl
+        if isinstance(lifetime, bool) or not isinstance(lifetime, int) or lifetime <= 0:
+            raise InvalidInputError("ttl must be a positive number of seconds")
+        extra = dict(claims or {})
+        reserved = RESERVED_CLAIMS.intersection(extra)
+        if reserved:
+            raise ReservedClaimError(f"claims the issuer owns cannot be set: {sorted(reserved)}")
+        now = int(time.time())
+        payload = {
+            **extra,
+            "iss": self.issuer,
+            "sub": subject,
+            "aud": audience or self.audience,
+            "iat": now,
+            "nbf": now,
+            "exp": now + lifetime,
+            "jti": uuid.uuid4().hex,
+        }
+        try:
+            body = json.dumps(payload, separators=(",", ":"), allow_nan=False)
+        except (TypeError, ValueError) as exc:
+            raise InvalidInputError("claims must be JSON-serializable") from exc
+        header = {"alg": _ALGORITHM, "typ": "JWT", "kid": self._signing_kid}
+        return jws.serialize_compact(
+            header, body.encode(), self._keys[self._signing_kid], algorithms=[_ALGORITHM]
+        )
+
+    def verify(self, token: str, *, audience: str | None = None) -> dict[str, Any] | None:
+        """Return the claims of a valid token for ``audience``, else ``None``."""
+        if not isinstance(token, str) or not token or len(token) > _MAX_TOKEN_LENGTH:
+            return None
+        try:
+            obj = jws.extract_compact(token.encode("ascii"))
+            header = obj.headers()
+            if header.get("alg") != _ALGORITHM:
+                return None
+            kid = header.get("kid", self._signing_kid)
+            key = self._keys.get(kid) if isinstance(kid, str) else None
+            if key is None or not jws.validate_compact(obj, key, algorithms=[_ALGORITHM]):
+                return None
+            claims = json.loads(obj.payload or b"")
+        except (JoseError, ValueError, UnicodeError):
+            return None
+        if not isinstance(claims, dict) or not self._claims_valid(
+            claims, audience or self.audience
+        ):
+            return None
+        return claims
+
+    def _claims_valid(self, claims: dict[str, Any], audience: str) -> bool:
+        exp, nbf = _number(claims.get("exp")), _number(claims.get("nbf", 0))
+        if exp is None or nbf is None or _number(claims.get("iat", 0)) is None:
+            return False
+        aud = claims.get("aud")
+        now = time.time()
+        return (
+            claims.get("iss") == self.issuer
+            and (aud == audience or (isinstance(aud, list) and audience in aud))
+            and isinstance(claims.get("sub"), str)
+            and now < exp + self.leeway
+            and now + self.leeway >= nbf
+        )
+
+
+def _number(value: object) -> float | None:
+    # bool is an int subclass; a token saying "exp": true is malformed, not 1970.
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value)

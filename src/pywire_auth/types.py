@@ -1,0 +1,63 @@
+"""Typed records passed between the identity provider and its stores.
+
+Records are frozen: a store hands out copies, so changing a record never changes
+what is stored. JSON-valued fields (``claims``, ``extras``) hold plain JSON data
+(str, int, float, bool, None, lists and dicts of those).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["LOCAL_PROVIDER", "JSONValue", "LoginRecord", "ProviderLink", "UserRecord"]
+
+#: Any value that survives ``json.dumps``/``json.loads`` unchanged.
+JSONValue = Any
+
+#: The ``provider`` value of the link that ties a password account to its email.
+LOCAL_PROVIDER = "local"
+
+
+@dataclass(frozen=True, slots=True)
+class UserRecord:
+    """One row of ``pywire_auth_users``.
+
+    ``email`` is stored normalized (see :func:`pywire_auth.normalize_email`).
+    ``claims`` become claims of the user's principal; ``extras`` are free-form
+    application data that never become claims.
+    """
+
+    user_id: str
+    email: str
+    name: str = ""
+    claims: Mapping[str, JSONValue] = field(default_factory=dict)
+    extras: Mapping[str, JSONValue] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderLink:
+    """One row of ``pywire_auth_provider_links``: identity ``(provider, subject)`` -> user.
+
+    The password account of a user is the link ``("local", <normalized email>)``;
+    OpenID Connect sign-ins add links such as ``("google", "<sub>")``. A link,
+    once made, always points at the same user.
+    """
+
+    provider: str
+    subject: str
+    user_id: str
+    claims: Mapping[str, JSONValue] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class LoginRecord:
+    """What a password sign-in needs, fetched in one query: the user and their hash.
+
+    ``pw_hash`` is ``None`` for a user without a password (for example one who
+    only signs in through an OpenID Connect provider).
+    """
+
+    user: UserRecord
+    pw_hash: str | None
