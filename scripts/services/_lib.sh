@@ -114,12 +114,22 @@ port_open() {
     (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
 }
 
+# proc_alive <pid> -> success if the process exists and is not a zombie (an
+# exited daemon lingers as a zombie until init gets round to reaping it).
+proc_alive() {
+    local stat
+    kill -0 "$1" 2>/dev/null || return 1
+    stat="$(cat "/proc/$1/stat" 2>/dev/null)" || return 1
+    stat="${stat##*) }"
+    [ "${stat%% *}" != Z ]
+}
+
 # pid_alive <pidfile> -> success if the pid in the file is a running process
 pid_alive() {
     local pid
     [ -s "$1" ] || return 1
     pid="$(head -n1 "$1" 2>/dev/null | tr -dc '0-9')"
-    [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null
+    [ -n "$pid" ] && proc_alive "$pid"
 }
 
 # wait_for <description> <command...> : retry until success or SERVICE_TIMEOUT.
@@ -140,7 +150,7 @@ wait_for() {
 wait_pid_exit() {
     local pid="$1"
     local deadline=$((SECONDS + SERVICE_TIMEOUT))
-    while kill -0 "$pid" 2>/dev/null; do
+    while proc_alive "$pid"; do
         if [ "$SECONDS" -ge "$deadline" ]; then
             log "pid $pid still alive after ${SERVICE_TIMEOUT}s; sending SIGKILL"
             kill -KILL "$pid" 2>/dev/null || true
@@ -158,7 +168,7 @@ pids_matching() {
     local needle="$1" d pid cmd
     for d in /proc/[0-9]*; do
         pid="${d#/proc/}"
-        [ "$pid" != "$$" ] && [ "$pid" != "${BASHPID:-$$}" ] || continue
+        if [ "$pid" = "$$" ] || [ "$pid" = "${BASHPID:-$$}" ]; then continue; fi
         cmd="$(tr '\0' ' ' <"$d/cmdline" 2>/dev/null)" || continue
         case "$cmd" in
             *"$needle"*) echo "$pid" ;;

@@ -6,8 +6,9 @@
 # Accepts an optional (ignored) `start`/`env` argument so it can be driven like
 # the other service scripts; `stop` is a no-op (nothing is left running).
 # Note: as root, Chromium needs --no-sandbox (plus --headless for CI).
+# shellcheck disable=SC2034  # read by _lib.sh
 SERVICE_NAME=chromium
-# shellcheck source=scripts/services/_lib.sh
+# shellcheck source=_lib.sh source-path=SCRIPTDIR
 . "$(dirname "${BASH_SOURCE[0]}")/_lib.sh"
 
 CHROMIUM=/usr/bin/chromium

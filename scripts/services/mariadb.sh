@@ -13,8 +13,9 @@
 #
 # Runs its own mariadbd with --no-defaults (own datadir, socket, pid file and
 # port), so it neither reads /etc/mysql/* nor touches a system MariaDB service.
+# shellcheck disable=SC2034  # read by _lib.sh
 SERVICE_NAME=mariadb
-# shellcheck source=scripts/services/_lib.sh
+# shellcheck source=_lib.sh source-path=SCRIPTDIR
 . "$(dirname "${BASH_SOURCE[0]}")/_lib.sh"
 
 MYSQL_PORT="${MYSQL_PORT:-53306}"
@@ -63,6 +64,7 @@ ensure_installed() {
 }
 
 # Client as the superuser, over our private unix socket.
+# shellcheck disable=SC2120  # extra client args are optional
 sql_root() {
     "$CLIENT" --no-defaults --protocol=socket --socket="$SOCKET" -uroot "$@"
 }
@@ -134,7 +136,7 @@ launch() {
     local pid=$!
     local deadline=$((SECONDS + SERVICE_TIMEOUT))
     until ping_server >/dev/null 2>&1; do
-        if ! kill -0 "$pid" 2>/dev/null; then
+        if ! proc_alive "$pid"; then
             show_log "$LOGFILE"; show_log "$BASE/mariadbd.stdout"
             die "mariadbd exited during startup (see log above)"
         fi
@@ -185,7 +187,7 @@ stop() {
     fi
     local pid=""
     [ -s "$PIDFILE" ] && pid="$(tr -dc '0-9' <"$PIDFILE")"
-    if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+    if [ -n "$pid" ] && proc_alive "$pid"; then
         log "stopping mariadbd (pid $pid)"
         if [ -n "${ADMIN:-}" ] || ADMIN="$(find_bin mariadb-admin mysqladmin)"; then
             "$ADMIN" --no-defaults --protocol=socket --socket="$SOCKET" -uroot \

@@ -10,8 +10,9 @@
 #   eval "$(scripts/services/postgres.sh start)"
 # works. Env: PG_PORT (default 55432), PYWIRE_AUTH_SERVICES_DIR
 # (default /tmp/pywire-auth-services), PYWIRE_AUTH_SERVICE_TIMEOUT (default 30).
+# shellcheck disable=SC2034  # read by _lib.sh
 SERVICE_NAME=postgres
-# shellcheck source=scripts/services/_lib.sh
+# shellcheck source=_lib.sh source-path=SCRIPTDIR
 . "$(dirname "${BASH_SOURCE[0]}")/_lib.sh"
 
 PG_PORT="${PG_PORT:-55432}"
@@ -32,7 +33,7 @@ print_env() {
 find_bindir() {
     local d best=""
     for d in /usr/lib/postgresql/*/bin; do
-        [ -x "$d/initdb" ] && [ -x "$d/pg_ctl" ] && [ -x "$d/postgres" ] || continue
+        if [ ! -x "$d/initdb" ] || [ ! -x "$d/pg_ctl" ] || [ ! -x "$d/postgres" ]; then continue; fi
         best="$(printf '%s\n%s\n' "$best" "$d" | sed '/^$/d' | sort -V | tail -n1)"
     done
     [ -n "$best" ] && echo "$best"
@@ -50,11 +51,14 @@ ensure_installed() {
 
 pg() { as_user "$PG_OS_USER" "$@"; }
 
+# Our postmaster is alive (not merely a zombie) and accepts connections.
 our_server_running() {
     [ -n "${BINDIR:-}" ] || BINDIR="$(find_bindir)" || return 1
-    [ -f "$DATA/PG_VERSION" ] && pg "$BINDIR/pg_ctl" -D "$DATA" status >/dev/null 2>&1
+    pid_alive "$DATA/postmaster.pid" \
+        && pg "$BINDIR/pg_isready" -q -h "$DATA" -p "$PG_PORT" >/dev/null 2>&1
 }
 
+# shellcheck disable=SC2120  # extra psql args are optional
 psql_super() {
     pg "$BINDIR/psql" -X -q -v ON_ERROR_STOP=1 -h "$DATA" -p "$PG_PORT" -U postgres -d postgres "$@"
 }
@@ -154,7 +158,7 @@ stop() {
         return 0
     fi
     BINDIR="$(find_bindir)" || BINDIR=""
-    if [ -n "$BINDIR" ] && our_server_running; then
+    if [ -n "$BINDIR" ] && pid_alive "$DATA/postmaster.pid"; then
         log "stopping postgres"
         pg "$BINDIR/pg_ctl" -D "$DATA" -m fast -w -t "$SERVICE_TIMEOUT" stop >/dev/null 2>&1 \
             || pg "$BINDIR/pg_ctl" -D "$DATA" -m immediate -w -t "$SERVICE_TIMEOUT" stop >/dev/null 2>&1 \

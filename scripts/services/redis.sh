@@ -13,8 +13,9 @@
 #
 # No config file is read (so /etc/redis/redis.conf and the system service are
 # left alone); persistence is off.
+# shellcheck disable=SC2034  # read by _lib.sh
 SERVICE_NAME=redis
-# shellcheck source=scripts/services/_lib.sh
+# shellcheck source=_lib.sh source-path=SCRIPTDIR
 . "$(dirname "${BASH_SOURCE[0]}")/_lib.sh"
 
 REDIS_PORT="${REDIS_PORT:-56379}"
@@ -44,9 +45,8 @@ run_server_as() {
     fi
 }
 
-cli() { "$REDIS_CLI" -h 127.0.0.1 -p "$REDIS_PORT" "$@"; }
 
-ping_ok() { [ "$(cli ping 2>/dev/null)" = "PONG" ]; }
+ping_ok() { [ "$(timeout 5 "$REDIS_CLI" -h 127.0.0.1 -p "$REDIS_PORT" ping 2>/dev/null)" = "PONG" ]; }
 
 our_server_running() { pid_alive "$PIDFILE"; }
 
@@ -111,13 +111,13 @@ stop() {
     fi
     local pid=""
     [ -s "$PIDFILE" ] && pid="$(tr -dc '0-9' <"$PIDFILE")"
-    if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+    if [ -n "$pid" ] && proc_alive "$pid"; then
         log "stopping redis-server (pid $pid)"
         # SHUTDOWN NOSAVE over the socket; fall back to SIGTERM.
         if command -v redis-cli >/dev/null 2>&1; then
-            redis-cli -h 127.0.0.1 -p "$REDIS_PORT" shutdown nosave >/dev/null 2>&1 || true
+            timeout 10 redis-cli -h 127.0.0.1 -p "$REDIS_PORT" shutdown nosave >/dev/null 2>&1 || true
         fi
-        kill -0 "$pid" 2>/dev/null && kill -TERM "$pid" 2>/dev/null || true
+        if proc_alive "$pid"; then kill -TERM "$pid" 2>/dev/null || true; fi
         wait_pid_exit "$pid"
     fi
     kill_leftovers

@@ -57,8 +57,10 @@ def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
     # writer wait for the lock instead of failing at once with "database is locked".
     cursor = dbapi_connection.cursor()
     try:
-        cursor.execute("PRAGMA journal_mode=WAL")
+        # busy_timeout first: switching to WAL itself needs a lock another
+        # process may hold while it does the same.
         cursor.execute(f"PRAGMA busy_timeout={_CONNECT_TIMEOUT * 1000}")
+        cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
     finally:
         cursor.close()
@@ -131,7 +133,7 @@ class SQLAlchemyAuthStore:
                 return
             try:
                 await self._create_all()
-            except exc.DBAPIError:
+            except StoreUnavailableError:
                 # Another process may have created the tables between our check and
                 # our CREATE; a second, checking pass settles it either way.
                 await self._create_all()
@@ -156,7 +158,7 @@ class SQLAlchemyAuthStore:
             OSError,
             TimeoutError,
         ) as err:
-            logger.warning("auth store unavailable: %s", type(err).__name__)
+            logger.warning("auth store unavailable: %s: %s", type(err).__name__, err)
             raise StoreUnavailableError("the user store is unavailable") from err
 
     @asynccontextmanager

@@ -1,0 +1,21 @@
+"""Test helpers for pywire-auth and for third-party backends.
+
+``AuthStoreContract`` is the suite every :class:`~pywire_auth.AuthStore` must pass.
+Subclass it in your own tests and provide a ``store`` fixture::
+
+    import pytest_asyncio
+    from pywire_auth.testing import AuthStoreContract
+
+    class TestMyStore(AuthStoreContract):
+        @pytest_asyncio.fixture
+        async def store(self):
+            store = MyStore(...)
+            yield store
+            await store.close()
+
+Needs ``pytest`` and ``pytest-asyncio`` (the ``dev`` extra).
+"""
+
+from pywire_auth.testing.store_contract import AuthStoreContract
+
+__all__ = ["AuthStoreContract"]

@@ -1,0 +1,270 @@
+"""The AuthStore contract: one suite, run against every backend."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Any
+
+import pytest
+
+from pywire_auth.exceptions import InvalidInputError, UserExistsError, UserNotFoundError
+from pywire_auth.protocols import AuthStore
+from pywire_auth.types import LOCAL_PROVIDER, ProviderLink, UserRecord
+
+__all__ = ["AuthStoreContract"]
+
+
+def _user(email: str = "ann@example.com", **fields: Any) -> UserRecord:
+    return UserRecord(user_id=str(uuid.uuid4()), email=email, **fields)
+
+
+def _local(user: UserRecord, subject: str | None = None) -> ProviderLink:
+    return ProviderLink(LOCAL_PROVIDER, subject or user.email, user.user_id)
+
+
+class AuthStoreContract:
+    """Behaviour every :class:`~pywire_auth.AuthStore` must show.
+
+    Subclasses provide an async ``store`` fixture yielding an empty store.
+    """
+
+    pytestmark = pytest.mark.asyncio
+
+    async def test_store_satisfies_protocol(self, store: AuthStore) -> None:
+        assert isinstance(store, AuthStore)
+
+    async def test_created_user_round_trips(self, store: AuthStore) -> None:
+        user = _user(
+            name="Zoë 🚀",
+            claims={"role": ["admin", "editor"], "email_verified": True},
+            extras={"plan": {"tier": "pro", "seats": 3}, "note": None},
+        )
+        await store.create_user(user, link=_local(user), pw_hash="$argon2id$fake")
+        assert await store.get_user(user.user_id) == user
+        assert await store.get_user_by_link(LOCAL_PROVIDER, user.email) == user
+        login = await store.get_login(LOCAL_PROVIDER, user.email)
+        assert login is not None
+        assert login.user == user
+        assert login.pw_hash == "$argon2id$fake"
+        assert await store.get_password_hash(user.user_id) == "$argon2id$fake"
+
+    async def test_lookups_of_unknown_return_none(self, store: AuthStore) -> None:
+        assert await store.get_user("missing") is None
+        assert await store.get_user_by_link(LOCAL_PROVIDER, "nobody@example.com") is None
+        assert await store.get_login(LOCAL_PROVIDER, "nobody@example.com") is None
+        assert await store.get_password_hash("missing") is None
+        assert await store.get_links("missing") == []
+
+    async def test_user_without_password(self, store: AuthStore) -> None:
+        user = _user()
+        await store.create_user(user, link=_local(user))
+        login = await store.get_login(LOCAL_PROVIDER, user.email)
+        assert login is not None
+        assert login.pw_hash is None
+        assert await store.get_password_hash(user.user_id) is None
+
+    async def test_duplicate_link_is_refused_and_writes_nothing(self, store: AuthStore) -> None:
+        first, second = _user(), _user()
+        await store.create_user(first, link=_local(first), pw_hash="h1")
+        with pytest.raises(UserExistsError):
+            await store.create_user(second, link=_local(second), pw_hash="h2")
+        assert await store.get_user(second.user_id) is None
+        assert await store.get_password_hash(second.user_id) is None
+        login = await store.get_login(LOCAL_PROVIDER, first.email)
+        assert login is not None
+        assert (login.user.user_id, login.pw_hash) == (first.user_id, "h1")
+
+    async def test_duplicate_user_id_is_refused_and_writes_no_link(self, store: AuthStore) -> None:
+        first = _user()
+        await store.create_user(first, link=_local(first))
+        clash = UserRecord(user_id=first.user_id, email="other@example.com")
+        with pytest.raises(UserExistsError):
+            await store.create_user(clash, link=_local(clash))
+        assert await store.get_user_by_link(LOCAL_PROVIDER, "other@example.com") is None
+
+    async def test_link_must_belong_to_new_user(self, store: AuthStore) -> None:
+        user = _user()
+        with pytest.raises(InvalidInputError):
+            await store.create_user(user, link=ProviderLink(LOCAL_PROVIDER, user.email, "x"))
+        assert await store.get_user(user.user_id) is None
+
+    async def test_concurrent_registrations_have_one_winner(self, store: AuthStore) -> None:
+        contenders = [_user("race@example.com") for _ in range(20)]
+        results = await asyncio.gather(
+            *(store.create_user(u, link=_local(u), pw_hash=u.user_id) for u in contenders),
+            return_exceptions=True,
+        )
+        winners = [u for u, r in zip(contenders, results, strict=True) if r is None]
+        losers = [u for u, r in zip(contenders, results, strict=True) if r is not None]
+        assert len(winners) == 1
+        assert all(isinstance(r, UserExistsError) for r in results if r is not None)
+        for loser in losers:
+            assert await store.get_user(loser.user_id) is None
+            assert await store.get_password_hash(loser.user_id) is None
+        login = await store.get_login(LOCAL_PROVIDER, "race@example.com")
+        assert login is not None
+        assert login.pw_hash == winners[0].user_id
+
+    async def test_set_password_hash_unconditionally(self, store: AuthStore) -> None:
+        user = _user()
+        await store.create_user(user, link=_local(user), pw_hash="old")
+        assert await store.set_password_hash(user.user_id, "new") is True
+        assert await store.get_password_hash(user.user_id) == "new"
+
+    async def test_set_password_hash_creates_missing_credential(self, store: AuthStore) -> None:
+        user = _user()
+        await store.create_user(user, link=_local(user))
+        assert await store.set_password_hash(user.user_id, "first") is True
+        assert await store.get_password_hash(user.user_id) == "first"
+
+    async def test_set_password_hash_compare_and_set(self, store: AuthStore) -> None:
+        user = _user()
+        await store.create_user(user, link=_local(user), pw_hash="v1")
+        assert await store.set_password_hash(user.user_id, "v2", expected="v1") is True
+        # A stale writer (say, a rehash computed from v1) must lose to v2.
+        assert await store.set_password_hash(user.user_id, "v1-rehashed", expected="v1") is False
+        assert await store.get_password_hash(user.user_id) == "v2"
+
+    async def test_compare_and_set_is_case_sensitive(self, store: AuthStore) -> None:
+        user = _user()
+        await store.create_user(user, link=_local(user), pw_hash="AbC")
+        assert await store.set_password_hash(user.user_id, "x", expected="abc") is False
+        assert await store.get_password_hash(user.user_id) == "AbC"
+
+    async def test_set_password_hash_for_unknown_user(self, store: AuthStore) -> None:
+        assert await store.set_password_hash("missing", "h") is False
+        assert await store.set_password_hash("missing", "h", expected="g") is False
+        assert await store.get_password_hash("missing") is None
+
+    async def test_update_user(self, store: AuthStore) -> None:
+        user = _user(name="Ann", claims={"role": "viewer"}, extras={"a": 1})
+        await store.create_user(user, link=_local(user))
+        updated = await store.update_user(user.user_id, claims={"role": "editor"})
+        assert updated is not None
+        assert (updated.name, dict(updated.claims), dict(updated.extras)) == (
+            "Ann",
+            {"role": "editor"},
+            {"a": 1},
+        )
+        assert await store.get_user(user.user_id) == updated
+        renamed = await store.update_user(user.user_id, name="Annie", extras={})
+        assert renamed is not None
+        assert (renamed.name, dict(renamed.extras)) == ("Annie", {})
+        assert await store.update_user("missing", name="x") is None
+
+    async def test_links(self, store: AuthStore) -> None:
+        user = _user()
+        await store.create_user(user, link=_local(user))
+        google = ProviderLink("google", "g-123", user.user_id, {"hd": "example.com"})
+        await store.add_link(google)
+        assert await store.get_user_by_link("google", "g-123") == user
+        links = await store.get_links(user.user_id)
+        assert [(x.provider, x.subject) for x in links] == [
+            ("google", "g-123"),
+            (LOCAL_PROVIDER, user.email),
+        ]
+        assert dict(links[0].claims) == {"hd": "example.com"}
+
+    async def test_link_is_never_repointed(self, store: AuthStore) -> None:
+        owner, other = _user(), _user("other@example.com")
+        await store.create_user(owner, link=_local(owner))
+        await store.create_user(other, link=_local(other))
+        await store.add_link(ProviderLink("github", "42", owner.user_id))
+        with pytest.raises(UserExistsError):
+            await store.add_link(ProviderLink("github", "42", other.user_id))
+        with pytest.raises(UserExistsError):
+            await store.add_link(ProviderLink(LOCAL_PROVIDER, owner.email, other.user_id))
+        found = await store.get_user_by_link("github", "42")
+        assert found is not None
+        assert found.user_id == owner.user_id
+
+    async def test_add_link_to_unknown_user(self, store: AuthStore) -> None:
+        with pytest.raises(UserNotFoundError):
+            await store.add_link(ProviderLink("github", "7", "missing"))
+        assert await store.get_user_by_link("github", "7") is None
+
+    async def test_delete_user_removes_everything(self, store: AuthStore) -> None:
+        user = _user()
+        await store.create_user(user, link=_local(user), pw_hash="h")
+        await store.add_link(ProviderLink("google", "g-1", user.user_id))
+        assert await store.delete_user(user.user_id) is True
+        assert await store.get_user(user.user_id) is None
+        assert await store.get_password_hash(user.user_id) is None
+        assert await store.get_links(user.user_id) == []
+        assert await store.get_user_by_link("google", "g-1") is None
+        assert await store.delete_user(user.user_id) is False
+        again = _user()
+        await store.create_user(again, link=_local(again), pw_hash="h2")
+        assert await store.get_user_by_link(LOCAL_PROVIDER, again.email) == again
+
+    async def test_identities_compare_exactly(self, store: AuthStore) -> None:
+        # Normalization is the identity provider's job; the store must not fold
+        # case or accents on its own (MySQL's default collations do).
+        for subject in (
+            "ann@example.com",
+            "Ann@example.com",
+            "ánn@example.com",
+            "ann@example.com ",
+        ):
+            user = _user(subject)
+            await store.create_user(user, link=_local(user, subject))
+        for subject in (
+            "ann@example.com",
+            "Ann@example.com",
+            "ánn@example.com",
+            "ann@example.com ",
+        ):
+            found = await store.get_user_by_link(LOCAL_PROVIDER, subject)
+            assert found is not None
+            assert found.email == subject
+
+    async def test_returned_records_are_copies(self, store: AuthStore) -> None:
+        user = _user(claims={"roles": ["a"]})
+        await store.create_user(user, link=_local(user))
+        fetched = await store.get_user(user.user_id)
+        assert fetched is not None
+        fetched.claims["roles"].append("b")
+        again = await store.get_user(user.user_id)
+        assert again is not None
+        assert again.claims["roles"] == ["a"]
+
+    @pytest.mark.parametrize(
+        ("field", "value"),
+        [
+            ("subject", "nul\x00@example.com"),
+            ("subject", "x" * 256),
+            ("provider", ""),
+            ("name", "x" * 256),
+            ("claims", {"bad": object()}),
+            ("claims", {"nan": float("nan")}),
+            ("claims", {"nul": "a\x00b"}),
+            ("extras", {"big": "x" * 70_000}),
+        ],
+    )
+    async def test_bad_values_are_refused_before_writing(
+        self, store: AuthStore, field: str, value: Any
+    ) -> None:
+        user = _user()
+        link = _local(user)
+        if field in ("subject", "provider"):
+            link = ProviderLink(
+                value if field == "provider" else LOCAL_PROVIDER,
+                value if field == "subject" else user.email,
+                user.user_id,
+            )
+        else:
+            user = UserRecord(user_id=user.user_id, email=user.email, **{field: value})
+        with pytest.raises(InvalidInputError):
+            await store.create_user(user, link=link, pw_hash="h")
+        assert await store.get_user(user.user_id) is None
+
+    async def test_longest_allowed_values_fit(self, store: AuthStore) -> None:
+        user = _user("a" * 64 + "@" + "b" * 63 + "." + "c" * 63 + "." + "d" * 61, name="n" * 255)
+        await store.create_user(user, link=_local(user, "s" * 255), pw_hash="h" * 512)
+        assert await store.get_user_by_link(LOCAL_PROVIDER, "s" * 255) == user
+        assert await store.get_password_hash(user.user_id) == "h" * 512
+
+    async def test_close_is_idempotent(self, store: AuthStore) -> None:
+        await store.close()
+        await store.close()
