@@ -129,7 +129,9 @@ _RESTART_SCRIPT = textwrap.dedent(
             if step == "create":
                 print(await idp.create_user(email="Keep@Example.com", password="survives restart"))
             else:
-                p = await idp.verify_credentials(email="keep@example.com", password="survives restart")
+                p = await idp.verify_credentials(
+                    email="keep@example.com", password="survives restart"
+                )
                 print(p.user_id if p else "none")
         finally:
             await idp.aclose()
