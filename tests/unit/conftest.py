@@ -55,3 +55,8 @@ def store() -> MemoryAuthStore:
 @pytest.fixture
 def idp(store: MemoryAuthStore, counting_hasher: CountingHasher) -> LocalIdP:
     return LocalIdP(store=store, secret=SECRET, hasher=counting_hasher)
+
+
+@pytest.fixture
+def secret() -> str:
+    return SECRET

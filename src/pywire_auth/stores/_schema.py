@@ -13,9 +13,12 @@ a read before the write, decides which of two racing registrations wins.
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import JSON, Column, ForeignKey, Index, MetaData, String, Table
 from sqlalchemy.dialects import mysql
-from sqlalchemy.types import TypeEngine
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator, TypeEngine
 
 from pywire_auth.stores._limits import (
     EMAIL_LENGTH,
@@ -29,13 +32,45 @@ from pywire_auth.stores._limits import (
 __all__ = ["credentials", "metadata", "provider_links", "users"]
 
 
-def _key(length: int) -> TypeEngine[str]:
-    # MySQL/MariaDB compare strings case- and accent-insensitively by default, which
-    # would make "a@x.io" collide with "A@x.io" or "á@x.io" even though we store
-    # both normalized; identities must compare byte for byte, as on the others.
-    return String(length).with_variant(
-        mysql.VARCHAR(length, charset="utf8mb4", collation="utf8mb4_bin"), "mysql", "mariadb"
-    )
+class _ExactText(TypeDecorator[str]):
+    """A string column compared byte for byte on every backend.
+
+    MySQL/MariaDB compare strings case- and accent-insensitively, and ignore trailing
+    spaces, under their default collations; even ``utf8mb4_bin`` pads. That would
+    make ``A@x.io`` collide with ``a@x.io`` (or ``x`` with ``x ``) as identities
+    and in the rehash compare-and-set. There, the value is stored as UTF-8 in a
+    VARBINARY column instead; everywhere else it is a plain VARCHAR.
+    """
+
+    impl = String
+    cache_ok = True
+
+    def __init__(self, length: int) -> None:
+        super().__init__(length)
+        self.length = length
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name in _MYSQL_DIALECTS:
+            # utf8mb4 needs up to four bytes per character.
+            return dialect.type_descriptor(mysql.VARBINARY(self.length * 4))
+        return dialect.type_descriptor(String(self.length))
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> Any:
+        if value is not None and dialect.name in _MYSQL_DIALECTS:
+            return value.encode("utf-8")
+        return value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> str | None:
+        if isinstance(value, bytes | bytearray):
+            return bytes(value).decode("utf-8")
+        return value  # type: ignore[no-any-return]
+
+
+_MYSQL_DIALECTS = ("mysql", "mariadb")
+
+
+def _key(length: int) -> _ExactText:
+    return _ExactText(length)
 
 
 metadata = MetaData()

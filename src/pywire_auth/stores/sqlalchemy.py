@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 try:
     import sqlalchemy as sa
@@ -50,6 +50,26 @@ _DRIVER_ARGS: dict[str, dict[str, Any]] = {
     "asyncpg": {"timeout": _CONNECT_TIMEOUT, "command_timeout": 30},
     "aiomysql": {"connect_timeout": _CONNECT_TIMEOUT},
 }
+
+
+_DEADLOCK_RETRIES = 5
+_SCHEMA_ATTEMPTS = 5
+# MySQL/MariaDB: 1213 deadlock. PostgreSQL: 40P01 deadlock, 40001 serialization failure.
+_DEADLOCK_CODES = {1213, "40P01", "40001"}
+
+_T = TypeVar("_T")
+
+
+class _RetryTransaction(Exception):  # a signal, never seen by users
+    """Internal: the database aborted a transaction that is safe to run again."""
+
+
+def _is_deadlock(err: exc.DBAPIError) -> bool:
+    orig = err.orig
+    codes = {getattr(orig, "sqlstate", None), getattr(orig, "pgcode", None)}
+    if orig is not None and orig.args:
+        codes.add(orig.args[0])
+    return bool(codes & _DEADLOCK_CODES)
 
 
 def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
@@ -131,12 +151,16 @@ class SQLAlchemyAuthStore:
         async with self._schema_lock:
             if self._schema_ready:
                 return
-            try:
-                await self._create_all()
-            except StoreUnavailableError:
-                # Another process may have created the tables between our check and
-                # our CREATE; a second, checking pass settles it either way.
-                await self._create_all()
+            # Several processes may create the tables at once; each pass skips the
+            # tables that exist by then, so a few passes settle any race.
+            for attempt in range(_SCHEMA_ATTEMPTS):
+                try:
+                    await self._create_all()
+                    break
+                except StoreUnavailableError:
+                    if attempt == _SCHEMA_ATTEMPTS - 1:
+                        raise
+                    await asyncio.sleep(0.05 * (attempt + 1))
             self._schema_ready = True
 
     async def _create_all(self) -> None:
@@ -144,20 +168,19 @@ class SQLAlchemyAuthStore:
             await conn.run_sync(metadata.create_all, checkfirst=True)
 
     @asynccontextmanager
-    async def _mapped_errors(self) -> AsyncIterator[None]:
+    async def _mapped_errors(self, *, retryable: bool = False) -> AsyncIterator[None]:
         # The one place driver errors become ours. IntegrityError is handled by the
         # writes themselves; everything else means "could not decide".
         try:
             yield
         except exc.IntegrityError:
             raise
-        except (
-            exc.DBAPIError,
-            exc.TimeoutError,
-            exc.DisconnectionError,
-            OSError,
-            TimeoutError,
-        ) as err:
+        except exc.DBAPIError as err:
+            if retryable and _is_deadlock(err):
+                raise _RetryTransaction from err
+            logger.warning("auth store unavailable: %s: %s", type(err).__name__, err)
+            raise StoreUnavailableError("the user store is unavailable") from err
+        except (exc.TimeoutError, exc.DisconnectionError, OSError, TimeoutError) as err:
             logger.warning("auth store unavailable: %s: %s", type(err).__name__, err)
             raise StoreUnavailableError("the user store is unavailable") from err
 
@@ -168,12 +191,19 @@ class SQLAlchemyAuthStore:
         async with self._mapped_errors(), self._engine.connect() as conn:
             yield conn
 
-    @asynccontextmanager
-    async def _write(self) -> AsyncIterator[AsyncConnection]:
+    async def _transact(self, work: Callable[[AsyncConnection], Awaitable[_T]]) -> _T:
+        """Run ``work`` in one transaction, retrying it when the database picked it as
+        a deadlock or serialization victim (InnoDB does so for racing inserts of one
+        key); the retry then sees the winner's row and fails cleanly."""
         if not self._schema_ready:
             await self.create_tables()
-        async with self._mapped_errors(), self._engine.begin() as conn:
-            yield conn
+        for attempt in range(_DEADLOCK_RETRIES):
+            try:
+                async with self._mapped_errors(retryable=True), self._engine.begin() as conn:
+                    return await work(conn)
+            except _RetryTransaction:
+                await asyncio.sleep(0.005 * (attempt + 1))
+        raise StoreUnavailableError("the user store kept aborting the transaction")
 
     async def create_user(
         self, user: UserRecord, *, link: ProviderLink, pw_hash: str | None = None
@@ -185,31 +215,27 @@ class SQLAlchemyAuthStore:
             check_pw_hash(pw_hash)
         if link.user_id != user.user_id:
             raise InvalidInputError("link.user_id must be the new user's id")
+
+        async def work(conn: AsyncConnection) -> None:
+            await conn.execute(
+                users.insert().values(
+                    user_id=user.user_id,
+                    email=user.email,
+                    name=user.name,
+                    claims=dict(user.claims),
+                    extras=dict(user.extras),
+                )
+            )
+            # The primary key on (provider, subject) decides races: of two
+            # concurrent registrations for one email, the second insert fails.
+            await conn.execute(_insert_link(link))
+            if pw_hash is not None:
+                await conn.execute(
+                    credentials.insert().values(user_id=user.user_id, pw_hash=pw_hash)
+                )
+
         try:
-            async with self._write() as conn:
-                await conn.execute(
-                    users.insert().values(
-                        user_id=user.user_id,
-                        email=user.email,
-                        name=user.name,
-                        claims=dict(user.claims),
-                        extras=dict(user.extras),
-                    )
-                )
-                # The primary key on (provider, subject) decides races: of two
-                # concurrent registrations for one email, the second insert fails.
-                await conn.execute(
-                    provider_links.insert().values(
-                        provider=link.provider,
-                        subject=link.subject,
-                        user_id=user.user_id,
-                        claims=dict(link.claims),
-                    )
-                )
-                if pw_hash is not None:
-                    await conn.execute(
-                        credentials.insert().values(user_id=user.user_id, pw_hash=pw_hash)
-                    )
+            await self._transact(work)
         except exc.IntegrityError as err:
             raise UserExistsError(f"{link.provider} identity already registered") from err
 
@@ -226,17 +252,10 @@ class SQLAlchemyAuthStore:
 
     async def get_login(self, provider: str, subject: str) -> LoginRecord | None:
         """User and password hash for an identity, in one indexed query."""
-        query = (
-            sa.select(users, credentials.c.pw_hash)
-            .select_from(
-                provider_links.join(users, users.c.user_id == provider_links.c.user_id).outerjoin(
-                    credentials, credentials.c.user_id == users.c.user_id
-                )
-            )
-            .where(provider_links.c.provider == provider, provider_links.c.subject == subject)
-        )
         async with self._read() as conn:
-            row = (await conn.execute(query)).first()
+            row = (
+                await conn.execute(_LOGIN_QUERY, {"provider": provider, "subject": subject})
+            ).first()
         return LoginRecord(user=_user_from_row(row), pw_hash=row.pw_hash) if row else None
 
     async def get_password_hash(self, user_id: str) -> str | None:
@@ -254,24 +273,22 @@ class SQLAlchemyAuthStore:
         where = [credentials.c.user_id == user_id]
         if expected is not None:
             where.append(credentials.c.pw_hash == expected)
+
+        async def work(conn: AsyncConnection) -> bool:
+            result = await conn.execute(credentials.update().where(*where).values(pw_hash=pw_hash))
+            if result.rowcount or expected is not None:
+                return bool(result.rowcount)
+            if not await _user_exists(conn, user_id):
+                return False
+            await conn.execute(credentials.insert().values(user_id=user_id, pw_hash=pw_hash))
+            return True
+
         try:
-            async with self._write() as conn:
-                result = await conn.execute(
-                    credentials.update().where(*where).values(pw_hash=pw_hash)
-                )
-                if result.rowcount or expected is not None:
-                    return bool(result.rowcount)
-                exists = await conn.scalar(
-                    sa.select(users.c.user_id).where(users.c.user_id == user_id)
-                )
-                if exists is None:
-                    return False
-                await conn.execute(credentials.insert().values(user_id=user_id, pw_hash=pw_hash))
-                return True
+            return await self._transact(work)
         except exc.IntegrityError:
-            # A concurrent writer created the credential first; its write stands
-            # only until ours, so write over it as an unconditional set promises.
-            return await self.set_password_hash(user_id, pw_hash, expected=None)
+            # A concurrent writer created the credential first; an unconditional
+            # set promises our hash wins, so write over it.
+            return await self._transact(work)
 
     async def update_user(
         self,
@@ -282,6 +299,9 @@ class SQLAlchemyAuthStore:
         extras: Mapping[str, JSONValue] | None = None,
     ) -> UserRecord | None:
         """Replace the given fields; ``None`` if the user is missing."""
+        check_user(
+            UserRecord(user_id, "", name=name or "", claims=claims or {}, extras=extras or {})
+        )
         values: dict[str, Any] = {}
         if name is not None:
             values["name"] = name
@@ -289,39 +309,28 @@ class SQLAlchemyAuthStore:
             values["claims"] = dict(claims)
         if extras is not None:
             values["extras"] = dict(extras)
-        check_user(
-            UserRecord(
-                user_id=user_id, email="", name=name or "", claims=claims or {}, extras=extras or {}
-            )
-        )
-        async with self._write() as conn:
+
+        async def work(conn: AsyncConnection) -> Row[Any] | None:
             if values:
-                result = await conn.execute(
+                await conn.execute(
                     users.update().where(users.c.user_id == user_id).values(**values)
                 )
-                if not result.rowcount:
-                    return None
-            row = (await conn.execute(sa.select(users).where(users.c.user_id == user_id))).first()
+            return (await conn.execute(sa.select(users).where(users.c.user_id == user_id))).first()
+
+        row = await self._transact(work)
         return _user_from_row(row) if row else None
 
     async def add_link(self, link: ProviderLink) -> None:
         """Link another identity to an existing user; never re-points a link."""
         check_link(link)
+
+        async def work(conn: AsyncConnection) -> None:
+            if not await _user_exists(conn, link.user_id):
+                raise UserNotFoundError(f"no user {link.user_id!r}")
+            await conn.execute(_insert_link(link))
+
         try:
-            async with self._write() as conn:
-                exists = await conn.scalar(
-                    sa.select(users.c.user_id).where(users.c.user_id == link.user_id)
-                )
-                if exists is None:
-                    raise UserNotFoundError(f"no user {link.user_id!r}")
-                await conn.execute(
-                    provider_links.insert().values(
-                        provider=link.provider,
-                        subject=link.subject,
-                        user_id=link.user_id,
-                        claims=dict(link.claims),
-                    )
-                )
+            await self._transact(work)
         except exc.IntegrityError as err:
             raise UserExistsError(f"{link.provider} identity already linked") from err
 
@@ -334,23 +343,47 @@ class SQLAlchemyAuthStore:
         )
         async with self._read() as conn:
             rows = (await conn.execute(query)).all()
-        return [
-            ProviderLink(
-                provider=r.provider, subject=r.subject, user_id=r.user_id, claims=r.claims or {}
-            )
-            for r in rows
-        ]
+        return [ProviderLink(r.provider, r.subject, r.user_id, r.claims or {}) for r in rows]
 
     async def delete_user(self, user_id: str) -> bool:
         """Delete the user with their credential and links, in one transaction."""
-        async with self._write() as conn:
+
+        async def work(conn: AsyncConnection) -> bool:
             # Children first, explicitly: not every database enforces ON DELETE CASCADE.
             await conn.execute(credentials.delete().where(credentials.c.user_id == user_id))
             await conn.execute(provider_links.delete().where(provider_links.c.user_id == user_id))
             result = await conn.execute(users.delete().where(users.c.user_id == user_id))
-        return bool(result.rowcount)
+            return bool(result.rowcount)
+
+        return await self._transact(work)
 
     async def close(self) -> None:
         """Dispose the engine if this store created it; a shared engine is left alone."""
         if self._owns_engine:
             await self._engine.dispose()
+
+
+# Built once: the login path is the hottest query and needs no per-call compilation.
+_LOGIN_QUERY = (
+    sa.select(users, credentials.c.pw_hash)
+    .select_from(
+        provider_links.join(users, users.c.user_id == provider_links.c.user_id).outerjoin(
+            credentials, credentials.c.user_id == users.c.user_id
+        )
+    )
+    .where(
+        provider_links.c.provider == sa.bindparam("provider"),
+        provider_links.c.subject == sa.bindparam("subject"),
+    )
+)
+
+
+def _insert_link(link: ProviderLink) -> sa.Insert:
+    return provider_links.insert().values(
+        provider=link.provider, subject=link.subject, user_id=link.user_id, claims=dict(link.claims)
+    )
+
+
+async def _user_exists(conn: AsyncConnection, user_id: str) -> bool:
+    query = sa.select(users.c.user_id).where(users.c.user_id == user_id)
+    return await conn.scalar(query) is not None
