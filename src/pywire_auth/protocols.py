@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Protocol, runtime_checkable
 
-from pywire_auth.types import JSONValue, LoginRecord, ProviderLink, UserRecord
+from pywire_auth.types import JSONValue, LoginRecord, ProviderLink, SessionRecord, UserRecord
 
-__all__ = ["AuthStore", "PasswordHasher"]
+__all__ = ["AuthStore", "PasswordHasher", "SessionStore", "Throttle"]
 
 
 @runtime_checkable
@@ -121,4 +121,50 @@ class PasswordHasher(Protocol):
 
     def needs_rehash(self, pw_hash: str) -> bool:
         """Whether ``pw_hash`` was made with other parameters than the current ones."""
+        ...
+
+
+@runtime_checkable
+class SessionStore(Protocol):
+    """Where signed-in sessions live, so sign-out can end them everywhere.
+
+    Both shipped stores implement it next to :class:`AuthStore`, so sessions sit
+    beside the users they belong to and survive a restart with them.
+    """
+
+    async def create_session(self, session: SessionRecord) -> None:
+        """Store a new session. Its user must exist."""
+        ...
+
+    async def get_session(self, session_id: str) -> SessionRecord | None:
+        """The session, or ``None``. Expiry is the caller's decision."""
+        ...
+
+    async def touch_session(self, session_id: str, expires_at: int) -> bool:
+        """Move the session's expiry; ``False`` if it no longer exists."""
+        ...
+
+    async def delete_session(self, session_id: str) -> bool:
+        """End one session; ``False`` if it did not exist."""
+        ...
+
+    async def delete_user_sessions(self, user_id: str) -> int:
+        """End every session of the user; return how many there were."""
+        ...
+
+    async def delete_expired_sessions(self, now: int) -> int:
+        """Remove sessions that expired before ``now``; return how many."""
+        ...
+
+
+@runtime_checkable
+class Throttle(Protocol):
+    """Counts attempts per key (client address, email) in a time window."""
+
+    async def hit(self, key: str) -> bool:
+        """Count one attempt; ``False`` if the key is over its limit (refuse it)."""
+        ...
+
+    async def reset(self, key: str) -> None:
+        """Forget the attempts of ``key`` (for example after a successful sign-in)."""
         ...

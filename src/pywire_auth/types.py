@@ -61,3 +61,18 @@ class LoginRecord:
 
     user: UserRecord
     pw_hash: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class SessionRecord:
+    """One signed-in browser session.
+
+    ``session_id`` is the SHA-256 of the secret token in the cookie, never the
+    token itself: a leaked database does not hand out live sessions. Times are
+    whole Unix seconds.
+    """
+
+    session_id: str
+    user_id: str
+    created_at: int
+    expires_at: int

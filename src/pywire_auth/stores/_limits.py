@@ -8,5 +8,7 @@ NAME_LENGTH = 255
 PROVIDER_LENGTH = 64
 SUBJECT_LENGTH = 255
 PW_HASH_LENGTH = 512
+#: Session ids are SHA-256 hex digests.
+SESSION_ID_LENGTH = 64
 #: Largest serialized ``claims`` or ``extras`` object, in bytes.
 JSON_BYTES = 64 * 1024

@@ -1,4 +1,4 @@
-"""The three tables of the SQL store, as plain SQLAlchemy Core metadata.
+"""The tables of the SQL store, as plain SQLAlchemy Core metadata.
 
 Names and columns are fixed by the public documentation, so existing databases
 and Alembic migrations keep working::
@@ -6,6 +6,11 @@ and Alembic migrations keep working::
     pywire_auth_users           user_id | email | name | claims (JSON) | extras (JSON)
     pywire_auth_credentials     user_id | pw_hash
     pywire_auth_provider_links  provider | subject | user_id | claims (JSON)
+
+A fourth table, ``pywire_auth_sessions``, holds signed-in sessions so that
+signing out ends them in every browser, also after a restart::
+
+    pywire_auth_sessions        session_id | user_id | created_at | expires_at
 
 ``(provider, subject)`` is the primary key of the links table: the database, not
 a read before the write, decides which of two racing registrations wins.
@@ -15,7 +20,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import JSON, Column, ForeignKey, Index, MetaData, String, Table
+from sqlalchemy import JSON, BigInteger, Column, ForeignKey, Index, MetaData, String, Table
 from sqlalchemy.dialects import mysql
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator, TypeEngine
@@ -25,11 +30,12 @@ from pywire_auth.stores._limits import (
     NAME_LENGTH,
     PROVIDER_LENGTH,
     PW_HASH_LENGTH,
+    SESSION_ID_LENGTH,
     SUBJECT_LENGTH,
     USER_ID_LENGTH,
 )
 
-__all__ = ["credentials", "metadata", "provider_links", "users"]
+__all__ = ["credentials", "metadata", "provider_links", "sessions", "users"]
 
 
 class _ExactText(TypeDecorator[str]):
@@ -113,3 +119,18 @@ provider_links = Table(
     Column("claims", JSON, nullable=False),
 )
 Index("ix_pywire_auth_provider_links_user_id", provider_links.c.user_id)
+
+sessions = Table(
+    "pywire_auth_sessions",
+    metadata,
+    Column("session_id", _key(SESSION_ID_LENGTH), primary_key=True),
+    Column(
+        "user_id",
+        _key(USER_ID_LENGTH),
+        ForeignKey(users.c.user_id, ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("created_at", BigInteger, nullable=False),
+    Column("expires_at", BigInteger, nullable=False),
+)
+Index("ix_pywire_auth_sessions_user_id", sessions.c.user_id)

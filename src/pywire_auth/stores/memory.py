@@ -12,8 +12,9 @@ from collections.abc import Mapping
 from dataclasses import replace
 
 from pywire_auth.exceptions import InvalidInputError, UserExistsError, UserNotFoundError
-from pywire_auth.stores._validate import check_link, check_pw_hash, check_user
-from pywire_auth.types import JSONValue, LoginRecord, ProviderLink, UserRecord
+from pywire_auth.stores._limits import SESSION_ID_LENGTH
+from pywire_auth.stores._validate import check_link, check_pw_hash, check_text, check_user
+from pywire_auth.types import JSONValue, LoginRecord, ProviderLink, SessionRecord, UserRecord
 
 __all__ = ["MemoryAuthStore"]
 
@@ -26,7 +27,7 @@ def _frozen_copy(user: UserRecord) -> UserRecord:
 
 
 class MemoryAuthStore:
-    """An :class:`~pywire_auth.AuthStore` kept in dictionaries.
+    """An :class:`~pywire_auth.AuthStore` and session store kept in dictionaries.
 
     >>> store = MemoryAuthStore()
     >>> import asyncio
@@ -38,6 +39,7 @@ class MemoryAuthStore:
         self._users: dict[str, UserRecord] = {}
         self._hashes: dict[str, str] = {}
         self._links: dict[tuple[str, str], ProviderLink] = {}
+        self._sessions: dict[str, SessionRecord] = {}
 
     def __repr__(self) -> str:
         return f"MemoryAuthStore(users={len(self._users)})"
@@ -136,9 +138,49 @@ class MemoryAuthStore:
         if self._users.pop(user_id, None) is None:
             return False
         self._hashes.pop(user_id, None)
+        await self.delete_user_sessions(user_id)
         for key in [k for k, link in self._links.items() if link.user_id == user_id]:
             del self._links[key]
         return True
+
+    async def create_session(self, session: SessionRecord) -> None:
+        """Store a new session of an existing user."""
+        check_text("session_id", session.session_id, SESSION_ID_LENGTH)
+        if session.user_id not in self._users:
+            raise UserNotFoundError(f"no user {session.user_id!r}")
+        if session.session_id in self._sessions:
+            raise InvalidInputError("session id already in use")
+        self._sessions[session.session_id] = session
+
+    async def get_session(self, session_id: str) -> SessionRecord | None:
+        """The session, or ``None``."""
+        return self._sessions.get(session_id)
+
+    async def touch_session(self, session_id: str, expires_at: int) -> bool:
+        """Move the session's expiry."""
+        session = self._sessions.get(session_id)
+        if session is None:
+            return False
+        self._sessions[session_id] = replace(session, expires_at=expires_at)
+        return True
+
+    async def delete_session(self, session_id: str) -> bool:
+        """End one session."""
+        return self._sessions.pop(session_id, None) is not None
+
+    async def delete_user_sessions(self, user_id: str) -> int:
+        """End every session of the user."""
+        doomed = [sid for sid, s in self._sessions.items() if s.user_id == user_id]
+        for sid in doomed:
+            del self._sessions[sid]
+        return len(doomed)
+
+    async def delete_expired_sessions(self, now: int) -> int:
+        """Drop sessions that expired before ``now``."""
+        doomed = [sid for sid, s in self._sessions.items() if s.expires_at < now]
+        for sid in doomed:
+            del self._sessions[sid]
+        return len(doomed)
 
     async def close(self) -> None:
         """Nothing to release."""

@@ -33,9 +33,10 @@ from pywire_auth.exceptions import (
     UserExistsError,
     UserNotFoundError,
 )
-from pywire_auth.stores._schema import credentials, metadata, provider_links, users
-from pywire_auth.stores._validate import check_link, check_pw_hash, check_user
-from pywire_auth.types import JSONValue, LoginRecord, ProviderLink, UserRecord
+from pywire_auth.stores._limits import SESSION_ID_LENGTH
+from pywire_auth.stores._schema import credentials, metadata, provider_links, sessions, users
+from pywire_auth.stores._validate import check_link, check_pw_hash, check_text, check_user
+from pywire_auth.types import JSONValue, LoginRecord, ProviderLink, SessionRecord, UserRecord
 
 __all__ = ["SQLAlchemyAuthStore", "metadata"]
 
@@ -115,7 +116,7 @@ def _user_from_row(row: Row[Any]) -> UserRecord:
 
 
 class SQLAlchemyAuthStore:
-    """An :class:`~pywire_auth.AuthStore` in three SQL tables, created on first use.
+    """An :class:`~pywire_auth.AuthStore` and session store in SQL tables, created on first use.
 
     Give it a URL and it owns (and on :meth:`close` disposes) its engine; give it
     an ``AsyncEngine`` you share with the rest of your app and it never disposes it.
@@ -147,7 +148,7 @@ class SQLAlchemyAuthStore:
         return self._engine
 
     async def create_tables(self) -> None:
-        """Create the three tables if they do not exist (done automatically on first use)."""
+        """Create the tables if they do not exist (done automatically on first use)."""
         async with self._schema_lock:
             if self._schema_ready:
                 return
@@ -351,9 +352,71 @@ class SQLAlchemyAuthStore:
         async def work(conn: AsyncConnection) -> bool:
             # Children first, explicitly: not every database enforces ON DELETE CASCADE.
             await conn.execute(credentials.delete().where(credentials.c.user_id == user_id))
+            await conn.execute(sessions.delete().where(sessions.c.user_id == user_id))
             await conn.execute(provider_links.delete().where(provider_links.c.user_id == user_id))
             result = await conn.execute(users.delete().where(users.c.user_id == user_id))
             return bool(result.rowcount)
+
+        return await self._transact(work)
+
+    async def create_session(self, session: SessionRecord) -> None:
+        """Store a new session of an existing user."""
+        check_text("session_id", session.session_id, SESSION_ID_LENGTH)
+
+        async def work(conn: AsyncConnection) -> None:
+            if not await _user_exists(conn, session.user_id):
+                raise UserNotFoundError(f"no user {session.user_id!r}")
+            await conn.execute(
+                sessions.insert().values(
+                    session_id=session.session_id,
+                    user_id=session.user_id,
+                    created_at=session.created_at,
+                    expires_at=session.expires_at,
+                )
+            )
+
+        try:
+            await self._transact(work)
+        except exc.IntegrityError as err:
+            raise InvalidInputError("session id already in use") from err
+
+    async def get_session(self, session_id: str) -> SessionRecord | None:
+        """The session, or ``None``."""
+        query = sa.select(sessions).where(sessions.c.session_id == session_id)
+        async with self._read() as conn:
+            row = (await conn.execute(query)).first()
+        if row is None:
+            return None
+        return SessionRecord(row.session_id, row.user_id, row.created_at, row.expires_at)
+
+    async def touch_session(self, session_id: str, expires_at: int) -> bool:
+        """Move the session's expiry."""
+        update = (
+            sessions.update()
+            .where(sessions.c.session_id == session_id)
+            .values(expires_at=expires_at)
+        )
+
+        async def work(conn: AsyncConnection) -> bool:
+            return bool((await conn.execute(update)).rowcount)
+
+        return await self._transact(work)
+
+    async def delete_session(self, session_id: str) -> bool:
+        """End one session."""
+        return await self._delete_sessions(sessions.c.session_id == session_id) > 0
+
+    async def delete_user_sessions(self, user_id: str) -> int:
+        """End every session of the user."""
+        return await self._delete_sessions(sessions.c.user_id == user_id)
+
+    async def delete_expired_sessions(self, now: int) -> int:
+        """Drop sessions that expired before ``now``."""
+        return await self._delete_sessions(sessions.c.expires_at < now)
+
+    async def _delete_sessions(self, where: sa.ColumnElement[bool]) -> int:
+        async def work(conn: AsyncConnection) -> int:
+            return int((await conn.execute(sessions.delete().where(where))).rowcount)
 
         return await self._transact(work)
 

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from pywire_auth.exceptions import InvalidInputError, UserExistsError, UserNotFoundError
-from pywire_auth.protocols import AuthStore
-from pywire_auth.types import LOCAL_PROVIDER, ProviderLink, UserRecord
+from pywire_auth.protocols import AuthStore, SessionStore
+from pywire_auth.types import LOCAL_PROVIDER, ProviderLink, SessionRecord, UserRecord
 
 __all__ = ["AuthStoreContract"]
 
@@ -26,7 +26,9 @@ def _local(user: UserRecord, subject: str | None = None) -> ProviderLink:
 class AuthStoreContract:
     """Behaviour every :class:`~pywire_auth.AuthStore` must show.
 
-    Subclasses provide an async ``store`` fixture yielding an empty store.
+    Subclasses provide an async ``store`` fixture yielding an empty store. A store
+    that also keeps sessions (a :class:`~pywire_auth.SessionStore`) is checked for
+    those too.
     """
 
     pytestmark = pytest.mark.asyncio
@@ -264,6 +266,77 @@ class AuthStoreContract:
         await store.create_user(user, link=_local(user, "s" * 255), pw_hash="h" * 512)
         assert await store.get_user_by_link(LOCAL_PROVIDER, "s" * 255) == user
         assert await store.get_password_hash(user.user_id) == "h" * 512
+
+    @staticmethod
+    def _sessions(store: AuthStore) -> SessionStore:
+        if not isinstance(store, SessionStore):
+            pytest.skip("this store keeps no sessions")
+        return store
+
+    async def test_sessions_round_trip(self, store: AuthStore) -> None:
+        sessions = self._sessions(store)
+        user = _user()
+        await store.create_user(user, link=_local(user))
+        record = SessionRecord("a" * 64, user.user_id, 1_700_000_000, 1_700_086_400)
+        await sessions.create_session(record)
+        assert await sessions.get_session("a" * 64) == record
+        assert await sessions.get_session("b" * 64) is None
+        assert await sessions.touch_session("a" * 64, 1_800_000_000) is True
+        touched = await sessions.get_session("a" * 64)
+        assert touched is not None
+        assert touched.expires_at == 1_800_000_000
+        assert await sessions.touch_session("b" * 64, 1) is False
+        assert await sessions.delete_session("a" * 64) is True
+        assert await sessions.delete_session("a" * 64) is False
+        assert await sessions.get_session("a" * 64) is None
+
+    async def test_session_needs_existing_user(self, store: AuthStore) -> None:
+        sessions = self._sessions(store)
+        with pytest.raises(UserNotFoundError):
+            await sessions.create_session(SessionRecord("c" * 64, "missing", 1, 2))
+        assert await sessions.get_session("c" * 64) is None
+
+    async def test_session_ids_are_unique(self, store: AuthStore) -> None:
+        sessions = self._sessions(store)
+        first, second = _user(), _user("b@example.com")
+        for user in (first, second):
+            await store.create_user(user, link=_local(user))
+        await sessions.create_session(SessionRecord("d" * 64, first.user_id, 1, 2))
+        with pytest.raises(InvalidInputError):
+            await sessions.create_session(SessionRecord("d" * 64, second.user_id, 1, 2))
+        found = await sessions.get_session("d" * 64)
+        assert found is not None
+        assert found.user_id == first.user_id
+
+    async def test_ending_all_sessions_of_a_user(self, store: AuthStore) -> None:
+        sessions = self._sessions(store)
+        ann, bob = _user(), _user("bob@example.com")
+        for user in (ann, bob):
+            await store.create_user(user, link=_local(user))
+        for i, user in enumerate((ann, ann, ann, bob)):
+            await sessions.create_session(SessionRecord(f"{i}" * 64, user.user_id, 1, 10))
+        assert await sessions.delete_user_sessions(ann.user_id) == 3
+        assert [await sessions.get_session(f"{i}" * 64) for i in range(3)] == [None] * 3
+        assert await sessions.get_session("3" * 64) is not None
+        assert await sessions.delete_user_sessions(ann.user_id) == 0
+
+    async def test_expired_sessions_are_purged(self, store: AuthStore) -> None:
+        sessions = self._sessions(store)
+        user = _user()
+        await store.create_user(user, link=_local(user))
+        await sessions.create_session(SessionRecord("e" * 64, user.user_id, 1, 100))
+        await sessions.create_session(SessionRecord("f" * 64, user.user_id, 1, 300))
+        assert await sessions.delete_expired_sessions(200) == 1
+        assert await sessions.get_session("e" * 64) is None
+        assert await sessions.get_session("f" * 64) is not None
+
+    async def test_deleting_a_user_ends_their_sessions(self, store: AuthStore) -> None:
+        sessions = self._sessions(store)
+        user = _user()
+        await store.create_user(user, link=_local(user))
+        await sessions.create_session(SessionRecord("g" * 64, user.user_id, 1, 100))
+        assert await store.delete_user(user.user_id) is True
+        assert await sessions.get_session("g" * 64) is None
 
     async def test_close_is_idempotent(self, store: AuthStore) -> None:
         await store.close()
