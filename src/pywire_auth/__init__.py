@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from pywire_auth.actions import AuthActions
 from pywire_auth.exceptions import (
     AuthError,
     ConfigurationError,
@@ -31,13 +32,18 @@ from pywire_auth.exceptions import (
     UserNotFoundError,
     WeakPasswordError,
 )
+from pywire_auth.integration import connect_auth
 from pywire_auth.local.hashing import Argon2Hasher
 from pywire_auth.local.idp import LocalIdP
 from pywire_auth.local.normalize import PasswordPolicy, normalize_email
-from pywire_auth.protocols import AuthStore, PasswordHasher
+from pywire_auth.local.routes import ERROR_CODES
+from pywire_auth.local.throttle import MemoryThrottle
+from pywire_auth.middleware import AuthMiddleware
+from pywire_auth.protocols import AuthStore, PasswordHasher, SessionStore, Throttle
+from pywire_auth.sessions import SessionConfig
 from pywire_auth.stores.memory import MemoryAuthStore
 from pywire_auth.tokens.issuer import TokenIssuer
-from pywire_auth.types import LOCAL_PROVIDER, LoginRecord, ProviderLink, UserRecord
+from pywire_auth.types import LOCAL_PROVIDER, LoginRecord, ProviderLink, SessionRecord, UserRecord
 
 if TYPE_CHECKING:
     from pywire_auth.stores.sqlalchemy import SQLAlchemyAuthStore
@@ -45,9 +51,12 @@ if TYPE_CHECKING:
 __version__ = "0.5.0.dev0"
 
 __all__ = [
+    "ERROR_CODES",
     "LOCAL_PROVIDER",
     "Argon2Hasher",
+    "AuthActions",
     "AuthError",
+    "AuthMiddleware",
     "AuthStore",
     "ConfigurationError",
     "InvalidEmailError",
@@ -55,19 +64,25 @@ __all__ = [
     "LocalIdP",
     "LoginRecord",
     "MemoryAuthStore",
+    "MemoryThrottle",
     "MissingFieldError",
     "PasswordHasher",
     "PasswordPolicy",
     "ProviderLink",
     "ReservedClaimError",
     "SQLAlchemyAuthStore",
+    "SessionConfig",
+    "SessionRecord",
+    "SessionStore",
     "StoreUnavailableError",
+    "Throttle",
     "ThrottledError",
     "TokenIssuer",
     "UserExistsError",
     "UserNotFoundError",
     "UserRecord",
     "WeakPasswordError",
+    "connect_auth",
     "normalize_email",
 ]
 

@@ -13,9 +13,12 @@ import pywire_auth
 from pywire_auth import exceptions as exc
 
 EXPECTED_ALL = [
+    "ERROR_CODES",
     "LOCAL_PROVIDER",
     "Argon2Hasher",
+    "AuthActions",
     "AuthError",
+    "AuthMiddleware",
     "AuthStore",
     "ConfigurationError",
     "InvalidEmailError",
@@ -23,19 +26,25 @@ EXPECTED_ALL = [
     "LocalIdP",
     "LoginRecord",
     "MemoryAuthStore",
+    "MemoryThrottle",
     "MissingFieldError",
     "PasswordHasher",
     "PasswordPolicy",
     "ProviderLink",
     "ReservedClaimError",
     "SQLAlchemyAuthStore",
+    "SessionConfig",
+    "SessionRecord",
+    "SessionStore",
     "StoreUnavailableError",
+    "Throttle",
     "ThrottledError",
     "TokenIssuer",
     "UserExistsError",
     "UserNotFoundError",
     "UserRecord",
     "WeakPasswordError",
+    "connect_auth",
     "normalize_email",
 ]
 

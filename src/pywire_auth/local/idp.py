@@ -11,6 +11,7 @@ from typing import Any
 from pywire.auth import ClaimsPrincipal
 
 from pywire_auth.exceptions import (
+    AuthError,
     ConfigurationError,
     InvalidInputError,
     ReservedClaimError,
@@ -156,7 +157,7 @@ class LocalIdP:
         try:
             new_hash = await self.hasher.hash(password)
             await self.store.set_password_hash(user_id, new_hash, expected=old_hash)
-        except Exception:
+        except AuthError:
             logger.warning("password rehash for a user failed; keeping the old hash", exc_info=True)
 
     async def change_password(self, *, user_id: str, old_password: str, new_password: str) -> bool:

@@ -1,0 +1,109 @@
+"""Reading request bodies with hard limits: forms for the HTML routes, JSON for the API."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import parse_qsl
+
+from starlette.datastructures import UploadFile
+from starlette.formparsers import MultiPartException
+from starlette.requests import Request
+from starlette.types import Message
+
+__all__ = ["BadBody", "read_form", "read_json_object"]
+
+#: Sign-in and sign-up forms are tiny; anything bigger is refused unread.
+FORM_LIMIT = 64 * 1024
+JSON_LIMIT = 16 * 1024
+_MAX_FIELDS = 32
+
+
+class BadBody(Exception):  # an internal signal, mapped to a response by the routes
+    """The request body is too large, malformed, or of the wrong kind."""
+
+    def __init__(self, reason: str, status: int = 400) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.status = status
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The whole body, refusing (413) more than ``limit`` bytes without buffering it."""
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        if not declared.isdigit():
+            raise BadBody("bad_length")
+        if int(declared) > limit:
+            raise BadBody("too_large", 413)
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise BadBody("too_large", 413)
+    return bytes(body)
+
+
+async def read_form(request: Request, limit: int = FORM_LIMIT) -> dict[str, str]:
+    """Text fields of a urlencoded or multipart form; the first value of each name wins.
+
+    Refuses invalid UTF-8, file parts, too many fields and other content types.
+    """
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    body = await read_body(request, limit)
+    if content_type == "application/x-www-form-urlencoded":
+        try:
+            pairs = parse_qsl(
+                body.decode("utf-8"),
+                keep_blank_values=True,
+                max_num_fields=_MAX_FIELDS,
+                errors="strict",
+            )
+        except (UnicodeDecodeError, ValueError) as exc:
+            raise BadBody("malformed") from exc
+        return _first_values(pairs)
+    if content_type == "multipart/form-data":
+        return await _read_multipart(request, body)
+    raise BadBody("unsupported_media_type", 415)
+
+
+async def _read_multipart(request: Request, body: bytes) -> dict[str, str]:
+    sent = False
+
+    async def replay() -> Message:
+        # The body was already read (with its size limit); hand it to Starlette's
+        # parser in one piece.
+        nonlocal sent
+        if sent:
+            return {"type": "http.disconnect"}
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    replayed = Request(request.scope, replay)
+    try:
+        async with replayed.form(max_files=0, max_fields=_MAX_FIELDS) as form:
+            items = list(form.multi_items())
+    except (MultiPartException, ValueError, UnicodeDecodeError) as exc:
+        raise BadBody("malformed") from exc
+    if any(isinstance(value, UploadFile) for _, value in items):
+        raise BadBody("malformed")
+    return _first_values([(k, str(v)) for k, v in items])
+
+
+def _first_values(pairs: list[tuple[str, str]]) -> dict[str, str]:
+    fields: dict[str, str] = {}
+    for name, value in pairs:
+        fields.setdefault(name, value)
+    return fields
+
+
+async def read_json_object(request: Request, limit: int = JSON_LIMIT) -> dict[str, Any]:
+    """A JSON object body; anything else (array, invalid JSON, bad UTF-8) is refused."""
+    body = await read_body(request, limit)
+    try:
+        value = json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise BadBody("malformed") from exc
+    if not isinstance(value, dict):
+        raise BadBody("malformed")
+    return value

@@ -1,0 +1,99 @@
+"""AuthActions: change a user's claims or sessions, and tell their live pages, in one call."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from pywire.auth import ClaimsPrincipal
+
+from pywire_auth._state import AuthState
+from pywire_auth.exceptions import UserNotFoundError
+from pywire_auth.local.principal import plain_user_id, principal_for, principal_user_id
+from pywire_auth.types import JSONValue
+
+__all__ = ["AuthActions"]
+
+
+class AuthActions:
+    """Server-side auth changes, available as ``app.state.auth``.
+
+    Every method writes the store first and then pushes the new principal (or a
+    revocation) over the auth channel, so open pages re-render or leave at once.
+    ``user_id`` may be the stored id or the principal's ``local:<id>``.
+
+    >>> await app.state.auth.grant(user_id, "role", "editor")  # doctest: +SKIP
+    """
+
+    def __init__(self, state: AuthState) -> None:
+        self._state = state
+
+    async def update_claims(
+        self, user_id: str, claims: Mapping[str, JSONValue | None]
+    ) -> ClaimsPrincipal:
+        """Set the given claims (a ``None`` value removes one) and push the result."""
+        uid = plain_user_id(user_id)
+        user = await self._state.store.get_user(uid)
+        if user is None:
+            raise UserNotFoundError(f"no user {user_id!r}")
+        merged = dict(user.claims)
+        for key, value in claims.items():
+            if value is None:
+                merged.pop(key, None)
+            else:
+                merged[key] = value
+        return await self._save(uid, merged)
+
+    async def grant(self, user_id: str, claim_type: str, value: str) -> ClaimsPrincipal:
+        """Add ``value`` to the user's ``claim_type`` claim (keeping other values)."""
+        uid = plain_user_id(user_id)
+        user = await self._state.store.get_user(uid)
+        if user is None:
+            raise UserNotFoundError(f"no user {user_id!r}")
+        current = _as_list(user.claims.get(claim_type))
+        if value not in current:
+            current.append(value)
+        merged = {**user.claims, claim_type: current[0] if len(current) == 1 else current}
+        return await self._save(uid, merged)
+
+    async def revoke_claim(
+        self, user_id: str, claim_type: str, value: str | None = None
+    ) -> ClaimsPrincipal:
+        """Remove one value of ``claim_type``, or the whole claim when ``value`` is None."""
+        uid = plain_user_id(user_id)
+        user = await self._state.store.get_user(uid)
+        if user is None:
+            raise UserNotFoundError(f"no user {user_id!r}")
+        merged = dict(user.claims)
+        remaining = (
+            [] if value is None else [v for v in _as_list(merged.get(claim_type)) if v != value]
+        )
+        if remaining:
+            merged[claim_type] = remaining[0] if len(remaining) == 1 else remaining
+        else:
+            merged.pop(claim_type, None)
+        return await self._save(uid, merged)
+
+    async def revoke_session(self, session_token: str) -> None:
+        """End one session (for example the one in ``request.scope``)."""
+        await self._state.sessions.end(session_token)
+
+    async def revoke_sessions(self, user_id: str) -> int:
+        """End every session of the user and drop their live pages; return how many."""
+        uid = plain_user_id(user_id)
+        ended = await self._state.sessions.end_all(uid)
+        await self._state.channel.revoke(principal_user_id(uid))
+        return ended
+
+    async def _save(self, uid: str, claims: Mapping[str, JSONValue]) -> ClaimsPrincipal:
+        user = await self._state.store.update_user(uid, claims=claims)
+        if user is None:
+            raise UserNotFoundError(f"no user {uid!r}")
+        principal = principal_for(user)
+        await self._state.channel.update_principal(principal.user_id, principal=principal)
+        return principal
+
+
+def _as_list(value: JSONValue) -> list[JSONValue]:
+    if value is None:
+        return []
+    return list(value) if isinstance(value, list) else [value]

@@ -1,0 +1,137 @@
+"""connect_auth: the only module that touches the PyWire app.
+
+PyWire 0.19 has no public hook for several things an auth add-on needs; each
+place below that reaches into its internals says why.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any
+
+from pywire.auth import AuthChannel, MemoryAuthChannel, PolicyEngine
+from starlette.routing import BaseRoute
+
+from pywire_auth._state import AuthState
+from pywire_auth.actions import AuthActions
+from pywire_auth.exceptions import ConfigurationError
+from pywire_auth.local.idp import LocalIdP
+from pywire_auth.local.routes import LocalRoutes, RegistrationClaims
+from pywire_auth.local.throttle import MemoryThrottle
+from pywire_auth.middleware import AuthMiddleware
+from pywire_auth.protocols import SessionStore, Throttle
+from pywire_auth.sessions import SessionConfig, SessionManager
+from pywire_auth.stores.memory import MemoryAuthStore
+
+__all__ = ["connect_auth"]
+
+_DEFAULT = object()
+
+
+def connect_auth(
+    app: Any,
+    *,
+    local_idp: LocalIdP | None = None,
+    policy_engine: PolicyEngine | None = None,
+    auth_channel: AuthChannel | None = None,
+    prefix: str = "/auth",
+    default_next: str = "/",
+    login_page: str = "/login_local",
+    register_page: str = "/register",
+    session_secret: str = "",
+    session_config: SessionConfig | None = None,
+    session_store: SessionStore | None = None,
+    throttle: Throttle | object | None = _DEFAULT,
+    registration_claims: RegistrationClaims | None = None,
+    token_ttl: int = 600,
+) -> PolicyEngine:
+    """Add sign-in sessions, the auth middleware and the local IdP routes to ``app``.
+
+    Returns the :class:`~pywire.auth.PolicyEngine` so policies can be added::
+
+        engine = connect_auth(app, local_idp=idp)
+        engine.add_policy("admin", requires_claim=("role", "admin"))
+
+    * Sessions are signed with ``session_secret`` or ``PYWIRE_SESSION_SECRET`` and kept
+      in ``session_store`` (default: the IdP's store, so they survive restarts with it).
+    * ``throttle`` counts sign-in attempts per address and per email and sign-ups
+      per address (default: 20 per 5 minutes each, in memory); ``None`` turns it off.
+    * ``registration_claims(form) -> claims`` decides which claims a new account
+      gets from its sign-up form. Without it, posted fields such as ``role`` grant
+      nothing: anyone can post them.
+    """
+    if getattr(app, "_pywire_auth_connected", False):
+        raise ConfigurationError("connect_auth was already called for this app")
+    engine = policy_engine or PolicyEngine()
+    channel: AuthChannel = auth_channel or MemoryAuthChannel()
+    store = local_idp.store if local_idp is not None else MemoryAuthStore()
+    if session_store is None:
+        if not isinstance(store, SessionStore):
+            raise ConfigurationError(
+                f"{type(store).__name__} keeps no sessions: pass session_store=..."
+            )
+        session_store = store
+    state = AuthState(
+        store=store,
+        sessions=SessionManager(session_store, session_secret, session_config),
+        engine=engine,
+        channel=channel,
+        local_idp=local_idp,
+        throttle=MemoryThrottle() if throttle is _DEFAULT else _as_throttle(throttle),
+    )
+    routes: list[BaseRoute] = []
+    if local_idp is not None:
+        routes += LocalRoutes(
+            state=state,
+            idp=local_idp,
+            prefix=prefix,
+            default_next=default_next,
+            login_page=login_page,
+            register_page=register_page,
+            token_ttl=token_ttl,
+            registration_claims=registration_claims,
+        ).routes()
+
+    starlette_app = app.app
+    # PyWire ends its route list with a GET/POST catch-all for pages and offers no
+    # add_route; routes appended after it never match, so ours go in front.
+    starlette_app.router.routes[0:0] = routes
+    # Must happen before the first request: Starlette builds the stack lazily.
+    app.add_middleware(AuthMiddleware, state=state)
+    # PyWire's WebSocket handler looks the channel up under this private name
+    # (runtime/websocket.py) to push live sign-outs and claim updates.
+    app._auth_channel = channel
+    _close_on_shutdown(starlette_app.router, local_idp)
+
+    app.state.local_idp = local_idp
+    app.state.auth_store = store
+    app.state.auth_channel = channel
+    app.state.auth_providers = {local_idp.provider: local_idp} if local_idp else {}
+    app.state.auth = AuthActions(state)
+    app.state.auth_engine = engine
+    app._pywire_auth_connected = True
+    return engine
+
+
+def _as_throttle(value: object) -> Throttle | None:
+    if value is None or isinstance(value, Throttle):
+        return value
+    raise ConfigurationError("throttle must be a Throttle or None")
+
+
+def _close_on_shutdown(router: Any, idp: LocalIdP | None) -> None:
+    # Starlette 1.x has no on_shutdown list; wrapping the lifespan is the only way
+    # to dispose the engine (and stop hashing threads) when the server stops.
+    original: Callable[[Any], AbstractAsyncContextManager[Any]] = router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(starlette_app: Any) -> AsyncIterator[Any]:
+        async with original(starlette_app) as state:
+            try:
+                yield state
+            finally:
+                if idp is not None:
+                    await idp.aclose()
+
+    router.lifespan_context = lifespan

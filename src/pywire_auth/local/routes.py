@@ -1,0 +1,252 @@
+"""The five HTTP routes of the local IdP: register, login, token, verify-token, revoke.
+
+Form routes answer with 303 redirects: to ``next`` on success, and on failure to
+the page the form was on (same-origin ``Referer``), else ``error_next``, else the
+route's own form page, with ``?error=<code>`` from one closed vocabulary::
+
+    missing  invalid_email  weak_password  exists  invalid  throttled  unavailable
+
+Every redirect target must be a path on this site (open redirects), every POST
+that changes state must come from this site (CSRF), and bodies are size-capped.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from pywire.auth import ANONYMOUS, ClaimsPrincipal
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from pywire_auth._forms import BadBody, read_form, read_json_object
+from pywire_auth._http import add_query_param, is_cross_site, safe_local_path, same_origin_referer
+from pywire_auth._state import AuthState
+from pywire_auth.exceptions import AuthError, InvalidEmailError, MissingFieldError, ThrottledError
+from pywire_auth.local.idp import LocalIdP
+from pywire_auth.local.normalize import normalize_email
+from pywire_auth.local.principal import plain_user_id
+from pywire_auth.middleware import SESSION_SCOPE_KEY
+from pywire_auth.tokens.issuer import RESERVED_CLAIMS
+from pywire_auth.types import JSONValue
+
+__all__ = ["ERROR_CODES", "LocalRoutes", "RegistrationClaims"]
+
+logger = logging.getLogger("pywire_auth.routes")
+
+#: Every ``?error=`` value the form routes can produce.
+ERROR_CODES = frozenset(
+    {"missing", "invalid_email", "weak_password", "exists", "invalid", "throttled", "unavailable"}
+)
+
+#: Decides which claims a new account gets from its registration form.
+RegistrationClaims = Callable[
+    [Mapping[str, str]], Mapping[str, JSONValue] | Awaitable[Mapping[str, JSONValue]]
+]
+
+_NO_STORE = {"Cache-Control": "no-store"}
+_ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+
+
+def _code(exc: AuthError) -> str:
+    return exc.code if exc.code in ERROR_CODES else "invalid"
+
+
+@dataclass
+class LocalRoutes:
+    """Builds the local IdP's Starlette routes for one app."""
+
+    state: AuthState
+    idp: LocalIdP
+    prefix: str = "/auth"
+    default_next: str = "/"
+    login_page: str = "/login_local"
+    register_page: str = "/register"
+    token_ttl: int = 600
+    registration_claims: RegistrationClaims | None = None
+
+    def routes(self) -> list[Route]:
+        """The five routes, mounted under ``{prefix}/local/``."""
+        base = self.prefix.rstrip("/") + "/local"
+        # Every method is routed here (not just POST) so that a GET is answered
+        # 405 by us instead of falling through to PyWire's page catch-all.
+        endpoints = {
+            "register": self._form_route(self.register, self.register_page),
+            "login": self._form_route(self.login, self.login_page),
+            "token": self.token,
+            "verify-token": self.verify_token,
+            "revoke": self._form_route(self.revoke, self.default_next),
+        }
+        return [Route(f"{base}/{name}", fn, methods=_ALL_METHODS) for name, fn in endpoints.items()]
+
+    # Plumbing shared by the form routes -------------------------------------
+
+    def _form_route(
+        self,
+        handler: Callable[[Request, dict[str, str]], Awaitable[Response]],
+        error_page: str,
+    ) -> Callable[[Request], Awaitable[Response]]:
+        async def endpoint(request: Request) -> Response:
+            if request.method != "POST":
+                return PlainTextResponse("Method Not Allowed", 405, headers={"Allow": "POST"})
+            if is_cross_site(request.headers):
+                return PlainTextResponse("Cross-site request refused", 403)
+            fields: dict[str, str] = {}
+            try:
+                fields = await read_form(request)
+                return await handler(request, fields)
+            except BadBody:
+                return self._fail(request, fields, "invalid", error_page)
+            except AuthError as exc:
+                return self._fail(request, fields, _code(exc), error_page)
+            except Exception:
+                # The last line of defence: a bug or an unmapped driver error must
+                # still land the user back on the form, not on a 500 page.
+                logger.exception("unexpected error in %s", request.url.path)
+                return self._fail(request, fields, "unavailable", error_page)
+
+        return endpoint
+
+    def _fail(self, request: Request, fields: Mapping[str, str], code: str, page: str) -> Response:
+        target = (
+            same_origin_referer(request.headers)
+            or safe_local_path(fields.get("error_next"))
+            or safe_local_path(page)
+            or "/"
+        )
+        return RedirectResponse(add_query_param(target, "error", code), 303, headers=_NO_STORE)
+
+    def _next(self, fields: Mapping[str, str]) -> str:
+        return safe_local_path(fields.get("next")) or safe_local_path(self.default_next) or "/"
+
+    async def _sign_in(self, request: Request, user_id: str, fields: Mapping[str, str]) -> Response:
+        sessions = self.state.sessions
+        old_token = sessions.token_from_cookie_header(request.headers.get("cookie", ""))
+        token = await sessions.start(plain_user_id(user_id), replacing=old_token)
+        response = RedirectResponse(self._next(fields), 303, headers=_NO_STORE)
+        response.headers.append("set-cookie", sessions.cookie_header(token, https=_https(request)))
+        return response
+
+    @staticmethod
+    def _client(request: Request) -> str:
+        return request.client.host if request.client else "unknown"
+
+    # The routes ---------------------------------------------------------------
+
+    async def register(self, request: Request, fields: dict[str, str]) -> Response:
+        """``POST {prefix}/local/register``: create the account, sign in, go to ``next``."""
+        throttle = self.state.throttle
+        if throttle is not None and not await throttle.hit(f"register:{self._client(request)}"):
+            raise ThrottledError("too many registrations from this address")
+        email, password = fields.get("email", ""), fields.get("password", "")
+        if not email.strip() or not password:
+            raise MissingFieldError("email and password are required")
+        claims: Mapping[str, JSONValue] = {}
+        if self.registration_claims is not None:
+            result = self.registration_claims(fields)
+            claims = await result if inspect.isawaitable(result) else result
+        user_id = await self.idp.create_user(
+            email=email, password=password, name=fields.get("name", ""), claims=dict(claims)
+        )
+        return await self._sign_in(request, user_id, fields)
+
+    async def login(self, request: Request, fields: dict[str, str]) -> Response:
+        """``POST {prefix}/local/login``: check the password, sign in, go to ``next``."""
+        email, password = fields.get("email", ""), fields.get("password", "")
+        if not email.strip() or not password:
+            raise MissingFieldError("email and password are required")
+        email_key = f"login:email:{_email_key(email)}"
+        throttle = self.state.throttle
+        if throttle is not None:
+            # Both counters are hit before any hashing: a refused guess costs no Argon2.
+            ip_ok = await throttle.hit(f"login:ip:{self._client(request)}")
+            email_ok = await throttle.hit(email_key)
+            if not (ip_ok and email_ok):
+                raise ThrottledError("too many sign-in attempts")
+        principal = await self.idp.verify_credentials(email=email, password=password)
+        if principal is None:
+            return self._fail(request, fields, "invalid", self.login_page)
+        if throttle is not None:
+            await throttle.reset(email_key)
+        return await self._sign_in(request, principal.user_id, fields)
+
+    async def revoke(self, request: Request, fields: dict[str, str]) -> Response:
+        """``POST {prefix}/local/revoke``: end every session of the user, everywhere."""
+        principal: ClaimsPrincipal = request.scope.get("user", ANONYMOUS)
+        https = _https(request)
+        response: Response = RedirectResponse(self._next(fields), 303, headers=_NO_STORE)
+        if principal.is_authenticated:
+            try:
+                await self.state.sessions.end_all(plain_user_id(principal.user_id))
+            except AuthError:
+                # This browser is signed out regardless; say that others may not be.
+                response = self._fail(request, fields, "unavailable", self.default_next)
+            await self.state.channel.revoke(principal.user_id)
+        else:
+            token = request.scope.get(SESSION_SCOPE_KEY)
+            if token:
+                await self.state.sessions.end(token)
+        response.headers.append("set-cookie", self.state.sessions.clear_cookie_header(https=https))
+        return response
+
+    async def token(self, request: Request) -> Response:
+        """``POST {prefix}/local/token``: a short-lived JWT for the signed-in user."""
+        if request.method != "POST":
+            return _json({"error": "method_not_allowed"}, 405, {"Allow": "POST"})
+        if is_cross_site(request.headers):
+            return _json({"error": "cross_site"}, 403)
+        principal: ClaimsPrincipal = request.scope.get("user", ANONYMOUS)
+        if not principal.is_authenticated:
+            return _json({"error": "not_authenticated"}, 401)
+        claims = {k: v for k, v in principal.raw.items() if k not in RESERVED_CLAIMS}
+        token = self.idp.issue_id_token(
+            user_id=plain_user_id(principal.user_id), claims=claims, ttl=self.token_ttl
+        )
+        return _json(
+            {
+                "token": token,
+                "token_type": "Bearer",
+                "expires_in": self.token_ttl,
+                "decoded": self.idp.verify_id_token(token),
+            }
+        )
+
+    async def verify_token(self, request: Request) -> Response:
+        """``POST {prefix}/local/verify-token``: ``{"token": ...}`` -> its claims or invalid."""
+        if request.method != "POST":
+            return _json({"error": "method_not_allowed"}, 405, {"Allow": "POST"})
+        try:
+            body = await read_json_object(request)
+        except BadBody as exc:
+            return _json({"valid": False, "error": exc.reason}, exc.status)
+        token = body.get("token")
+        if not isinstance(token, str) or not token.strip():
+            return _json({"valid": False, "error": "missing"}, 400)
+        claims = self.idp.verify_id_token(token.strip())
+        if claims is None:
+            return _json({"valid": False})
+        return _json({"valid": True, "decoded": claims})
+
+
+def _json(
+    body: dict[str, Any], status: int = 200, headers: dict[str, str] | None = None
+) -> Response:
+    return JSONResponse(body, status, headers={**_NO_STORE, **(headers or {})})
+
+
+def _https(request: Request) -> bool:
+    return request.url.scheme in ("https", "wss")
+
+
+def _email_key(email: str) -> str:
+    # Count guesses per account, whatever spelling of the address is used.
+    try:
+        return normalize_email(email)
+    except InvalidEmailError:
+        return email.strip().lower()[:254]
+    except AuthError:
+        return ""
