@@ -109,8 +109,8 @@ def test_missing_sqlalchemy_extra_gives_helpful_import_error() -> None:
         sys.modules["sqlalchemy"] = None  # as if the extra were not installed
 
         import pywire_auth
-        from pywire_auth import LocalIdP, MemoryAuthStore
-        print("core-ok", LocalIdP.__name__, MemoryAuthStore.__name__)
+        from pywire_auth import LocalIdP, MemoryAuthStore, connect_auth
+        print("core-ok", LocalIdP.__name__, MemoryAuthStore.__name__, callable(connect_auth))
 
         for attempt in range(2):
             try:
@@ -123,7 +123,7 @@ def test_missing_sqlalchemy_extra_gives_helpful_import_error() -> None:
     )
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
-    assert lines[0] == "core-ok LocalIdP MemoryAuthStore"
+    assert lines[0] == "core-ok LocalIdP MemoryAuthStore True"
     errors = [line for line in lines if line.startswith("import-error:")]
     # Both attempts fail the same way: no half-imported module is left behind.
     assert len(errors) == 2, result.stdout

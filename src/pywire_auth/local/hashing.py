@@ -63,7 +63,7 @@ class Argon2Hasher:
         )
         if max_workers is None:
             by_memory = max(1, memory_budget // (memory_cost * 1024))
-            max_workers = max(1, min(os.cpu_count() or 1, by_memory))
+            max_workers = max(1, min(os.cpu_count() or 1, by_memory, max_pending))
         if max_workers < 1 or max_pending < max_workers:
             raise ValueError("need max_workers >= 1 and max_pending >= max_workers")
         self.max_workers = max_workers

@@ -152,7 +152,8 @@ class LocalIdP:
         return principal_for(record.user)
 
     async def _rehash(self, user_id: str, old_hash: str, password: str) -> None:
-        # Best effort: a failed upgrade must not fail the sign-in it rides on. The
+        # Best effort: a store or hasher failure (an AuthError: unavailable,
+        # throttled) must not fail the sign-in it rides on. The
         # compare-and-set loses to a password change made meanwhile, as it should.
         try:
             new_hash = await self.hasher.hash(password)

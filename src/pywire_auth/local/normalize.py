@@ -112,6 +112,9 @@ class PasswordPolicy:
             raise WeakPasswordError(f"password must have at most {self.max_length} characters")
         if "\x00" in value:
             raise WeakPasswordError("password contains a NUL character")
+        if any(unicodedata.category(ch) == "Cs" for ch in value):
+            # Lone surrogates (possible in JSON) cannot be encoded, so never hashed.
+            raise WeakPasswordError("password contains invalid characters")
         return value
 
 

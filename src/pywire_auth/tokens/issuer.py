@@ -154,7 +154,7 @@ class TokenIssuer:
             if key is None or not jws.validate_compact(obj, key, algorithms=[_ALGORITHM]):
                 return None
             claims = json.loads(obj.payload or b"")
-        except (JoseError, ValueError, UnicodeError):
+        except (JoseError, ValueError, UnicodeError, RecursionError):
             return None
         if not isinstance(claims, dict) or not self._claims_valid(
             claims, audience or self.audience
