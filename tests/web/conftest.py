@@ -1,0 +1,267 @@
+"""HTTP-level harness: a real PyWire app with pywire-auth, driven in process by httpx.
+
+Every test builds its own app from the example pages (``examples/local_idp``), a
+``LocalIdP`` with cheap Argon2 parameters, and ``connect_auth``; clients talk to it
+through ``httpx.ASGITransport`` and keep cookies like a browser would.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import pytest_asyncio
+from pywire import PyWire
+
+from pywire_auth import (
+    ERROR_CODES,
+    LOCAL_PROVIDER,
+    Argon2Hasher,
+    AuthStore,
+    LocalIdP,
+    MemoryAuthStore,
+    StoreUnavailableError,
+    UserRecord,
+    connect_auth,
+    normalize_email,
+)
+
+PAGES_DIR = Path(__file__).resolve().parents[2] / "examples" / "local_idp" / "src" / "pages"
+IDP_SECRET = "idp-secret-" + "x" * 32
+SESSION_SECRET = "session-secret-" + "s" * 32
+COOKIE = "pywire_auth_session"
+ORIGIN = "http://testserver"
+EVIL = "http://evil.example"
+PASSWORD = "correct horse battery"
+SAME_ORIGIN = {"Origin": ORIGIN}
+FAST_ARGON2 = {"time_cost": 1, "memory_cost": 8192, "parallelism": 1}
+
+REGISTER = "/auth/local/register"
+LOGIN = "/auth/local/login"
+TOKEN = "/auth/local/token"
+VERIFY = "/auth/local/verify-token"
+REVOKE = "/auth/local/revoke"
+ROUTES = (REGISTER, LOGIN, TOKEN, VERIFY, REVOKE)
+
+
+class FlakyStore(MemoryAuthStore):
+    """A memory store that can be switched off: every call then raises StoreUnavailableError."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.down = False
+
+    def __getattribute__(self, name: str) -> Any:
+        value = super().__getattribute__(name)
+        if (
+            not name.startswith("_")
+            and name not in ("down", "close")
+            and callable(value)
+            and super().__getattribute__("down")
+        ):
+
+            async def unavailable(*_args: Any, **_kwargs: Any) -> Any:
+                raise StoreUnavailableError("the test switched the store off")
+
+            return unavailable
+        return value
+
+
+@dataclass
+class WebApp:
+    """One app under test, its IdP and the clients opened against it."""
+
+    app: PyWire
+    idp: LocalIdP
+    clients: list[httpx.AsyncClient] = field(default_factory=list)
+
+    def client(
+        self,
+        *,
+        address: tuple[str, int] = ("127.0.0.1", 50000),
+        base_url: str = ORIGIN,
+        cookie: str | None = None,
+    ) -> httpx.AsyncClient:
+        """A new browser: own cookie jar, optional client address and preset session cookie."""
+        transport = httpx.ASGITransport(app=self.app, client=address)
+        client = httpx.AsyncClient(
+            transport=transport,
+            base_url=base_url,
+            follow_redirects=False,
+            cookies={COOKIE: cookie} if cookie is not None else None,
+        )
+        self.clients.append(client)
+        return client
+
+    @property
+    def store(self) -> AuthStore:
+        return self.idp.store
+
+    async def user(self, email: str) -> UserRecord | None:
+        """The stored user of a password account, by (normalized) email."""
+        return await self.idp.store.get_user_by_link(LOCAL_PROVIDER, normalize_email(email))
+
+    async def user_count(self) -> int | None:
+        """How many users a memory store holds (``None`` for other stores)."""
+        users = getattr(self.idp.store, "_users", None)
+        return None if users is None else len(users)
+
+
+AppFactory = Callable[..., Awaitable[WebApp]]
+
+
+def make_idp(store: AuthStore | None = None) -> LocalIdP:
+    return LocalIdP(
+        store=store if store is not None else MemoryAuthStore(),
+        secret=IDP_SECRET,
+        hasher=Argon2Hasher(**FAST_ARGON2),
+    )
+
+
+@pytest_asyncio.fixture
+async def app_factory() -> AsyncIterator[AppFactory]:
+    """Build apps: ``await app_factory(store=..., **connect_auth_kwargs)``."""
+    built: list[WebApp] = []
+
+    async def make(
+        *, store: AuthStore | None = None, idp: LocalIdP | None = None, **kwargs: Any
+    ) -> WebApp:
+        app = PyWire(pages_dir=str(PAGES_DIR))
+        local_idp = idp if idp is not None else make_idp(store)
+        kwargs.setdefault("session_secret", SESSION_SECRET)
+        connect_auth(app, local_idp=local_idp, **kwargs)
+        web = WebApp(app=app, idp=local_idp)
+        built.append(web)
+        return web
+
+    yield make
+    for web in built:
+        for client in web.clients:
+            await client.aclose()
+        await web.idp.aclose()
+
+
+@pytest_asyncio.fixture
+async def web(app_factory: AppFactory) -> WebApp:
+    """The default app: memory store, default throttle and sessions."""
+    return await app_factory()
+
+
+@pytest_asyncio.fixture
+async def browser(web: WebApp) -> httpx.AsyncClient:
+    return web.client()
+
+
+# Request helpers -----------------------------------------------------------------
+
+
+async def post_form(
+    client: httpx.AsyncClient,
+    path: str,
+    data: Mapping[str, str] | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> httpx.Response:
+    """A same-origin form POST (as a browser sends it), unless ``headers`` say otherwise."""
+    return await client.post(path, data=dict(data or {}), headers=dict(headers or SAME_ORIGIN))
+
+
+async def register(
+    client: httpx.AsyncClient,
+    email: str,
+    password: str = PASSWORD,
+    **fields: str,
+) -> httpx.Response:
+    return await post_form(client, REGISTER, {"email": email, "password": password, **fields})
+
+
+async def login(
+    client: httpx.AsyncClient,
+    email: str,
+    password: str = PASSWORD,
+    **fields: str,
+) -> httpx.Response:
+    return await post_form(client, LOGIN, {"email": email, "password": password, **fields})
+
+
+async def revoke(client: httpx.AsyncClient, **fields: str) -> httpx.Response:
+    return await post_form(client, REVOKE, fields)
+
+
+async def token(client: httpx.AsyncClient) -> httpx.Response:
+    return await client.post(TOKEN, headers=SAME_ORIGIN)
+
+
+# Response helpers ----------------------------------------------------------------
+
+
+def set_cookies(response: httpx.Response) -> list[str]:
+    return response.headers.get_list("set-cookie")
+
+
+def session_set_cookie(response: httpx.Response) -> str | None:
+    """The ``Set-Cookie`` header for the session cookie, or ``None``."""
+    found = [c for c in set_cookies(response) if c.startswith(COOKIE + "=")]
+    assert len(found) <= 1, found
+    return found[0] if found else None
+
+
+def session_cookie_value(response: httpx.Response) -> str | None:
+    header = session_set_cookie(response)
+    if header is None:
+        return None
+    return header.split(";", 1)[0].split("=", 1)[1]
+
+
+def cookie_attributes(header: str) -> dict[str, str]:
+    """``{"path": "/", "max-age": "100", "httponly": "", ...}`` of one Set-Cookie header."""
+    attrs: dict[str, str] = {}
+    for part in header.split(";")[1:]:
+        name, _, value = part.strip().partition("=")
+        attrs[name.lower()] = value
+    return attrs
+
+
+def assert_no_session_cookie(response: httpx.Response) -> None:
+    assert session_set_cookie(response) is None, set_cookies(response)
+
+
+def assert_cookie_cleared(response: httpx.Response) -> None:
+    header = session_set_cookie(response)
+    assert header is not None, "expected the session cookie to be cleared"
+    assert header.startswith(COOKIE + "=;")
+    assert cookie_attributes(header)["max-age"] == "0"
+
+
+def location(response: httpx.Response) -> str:
+    assert response.status_code == 303, (response.status_code, response.text)
+    return response.headers["location"]
+
+
+def error_code(response: httpx.Response) -> str:
+    """The ``?error=`` of a failed form POST; checks it is in the closed vocabulary."""
+    target = location(response)
+    codes = parse_qs(urlsplit(target).query).get("error", [])
+    assert len(codes) == 1, target
+    assert codes[0] in ERROR_CODES, codes[0]
+    return codes[0]
+
+
+def redirect_path(response: httpx.Response) -> str:
+    """The path of a redirect's target (without its query)."""
+    return urlsplit(location(response)).path
+
+
+async def signed_in_as(client: httpx.AsyncClient) -> str | None:
+    """The email the profile page shows for this client, or ``None`` if it is sent to log in."""
+    response = await client.get("/profile")
+    if response.status_code == 303:
+        assert response.headers["location"] == "/login_local"
+        return None
+    assert response.status_code == 200, response.status_code
+    text = response.text
+    start = text.index("Email: ") + len("Email: ")
+    return text[start : text.index("<", start)]
