@@ -12,6 +12,7 @@ When a test fails, the server log is attached to its report.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import shutil
@@ -118,6 +119,8 @@ class DevServer:
         env = {k: v for k, v in os.environ.items() if k not in _SCRUBBED_ENV}
         env["PYTHONUNBUFFERED"] = "1"
         env["NO_COLOR"] = "1"
+        env["TERM"] = "dumb"
+        env.pop("FORCE_COLOR", None)
         cmd = [
             str(self._pywire),
             "dev",
@@ -152,7 +155,8 @@ class DevServer:
                 self._proc = None
                 self._fail(f"pywire dev exited with code {code} before answering")
             try:
-                with urllib.request.urlopen(self.url("/"), timeout=2) as response:
+                # Always http://127.0.0.1:<port>/, built above.
+                with urllib.request.urlopen(self.url("/"), timeout=2) as response:  # noqa: S310
                     if response.status == 200:
                         return
                     last_error = f"HTTP {response.status}"
@@ -172,20 +176,18 @@ class DevServer:
         if proc is None:
             return
         if proc.poll() is None:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
             try:
                 proc.wait(timeout=STOP_TIMEOUT)
             except subprocess.TimeoutExpired:
-                try:
+                with contextlib.suppress(ProcessLookupError):
                     os.killpg(proc.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
                 proc.wait(timeout=10)
         with self.log_path.open("ab") as log:
-            log.write(f"\n===== stopped #{self.starts}: exit code {proc.returncode} =====\n".encode())
+            log.write(
+                f"\n===== stopped #{self.starts}: exit code {proc.returncode} =====\n".encode()
+            )
 
     def restart(self) -> None:
         """A new process on the same folder: same ``.env``, same database, new port."""
@@ -205,9 +207,7 @@ def _copy_example(dest: Path) -> None:
 
 
 @pytest.fixture
-def dev_server(
-    request: pytest.FixtureRequest, tmp_path: Path
-) -> Generator[DevServer, None, None]:
+def dev_server(request: pytest.FixtureRequest, tmp_path: Path) -> Generator[DevServer, None, None]:
     """The example app served by ``pywire dev`` from a private copy."""
     app_dir = tmp_path / "local_idp"
     app_dir.mkdir()

@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
 import pytest_asyncio
@@ -165,8 +165,11 @@ async def post_form(
     data: Mapping[str, str] | None = None,
     headers: Mapping[str, str] | None = None,
 ) -> httpx.Response:
-    """A same-origin form POST (as a browser sends it), unless ``headers`` say otherwise."""
-    return await client.post(path, data=dict(data or {}), headers=dict(headers or SAME_ORIGIN))
+    """A same-origin urlencoded form POST (as a browser sends it), unless ``headers`` say
+    otherwise. An empty form is still sent as an (empty) urlencoded body."""
+    sent = dict(headers if headers is not None else SAME_ORIGIN)
+    sent.setdefault("Content-Type", "application/x-www-form-urlencoded")
+    return await client.post(path, content=urlencode(dict(data or {})), headers=sent)
 
 
 async def register(

@@ -1,0 +1,43 @@
+"""The app the HTTP benchmarks load: the example's pages, SQLite, throttling off.
+
+Run by the benchmarks as a subprocess: python benchmarks/_server.py PORT DB_URL
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from pathlib import Path
+
+import uvicorn
+from pywire import PyWire
+
+from pywire_auth import Argon2Hasher, LocalIdP, SQLAlchemyAuthStore, connect_auth
+
+PAGES = Path(__file__).resolve().parents[1] / "examples" / "local_idp" / "src" / "pages"
+
+
+def build(db_url: str) -> PyWire:
+    app = PyWire(pages_dir=str(PAGES))
+    workers = os.environ.get("BENCH_HASH_WORKERS")
+    hasher = Argon2Hasher(max_workers=int(workers) if workers else None, max_pending=256)
+    idp = LocalIdP(store=SQLAlchemyAuthStore(db_url), secret="b" * 32, hasher=hasher)
+    # Throttling would refuse a benchmark's repeated logins by design.
+    connect_auth(app, local_idp=idp, session_secret="s" * 32, throttle=None)
+    return app
+
+
+async def main(port: int, db_url: str) -> None:
+    app = build(db_url)
+    idp: LocalIdP = app.state.local_idp
+    try:
+        await idp.create_user(email="bench@example.com", password="bench-password")
+    except ValueError:
+        pass  # already there from an earlier run
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    await uvicorn.Server(config).serve()
+
+
+if __name__ == "__main__":
+    asyncio.run(main(int(sys.argv[1]), sys.argv[2]))

@@ -1,0 +1,245 @@
+"""Every ``?error=`` code of the closed vocabulary, and the throttles behind ``throttled``."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from pywire_auth import ERROR_CODES, MemoryThrottle, SQLAlchemyAuthStore
+from tests.web.conftest import (
+    PASSWORD,
+    AppFactory,
+    FlakyStore,
+    WebApp,
+    assert_no_session_cookie,
+    error_code,
+    location,
+    login,
+    post_form,
+    register,
+    session_set_cookie,
+    signed_in_as,
+)
+
+pytestmark = pytest.mark.asyncio
+
+LOGIN_FORM = "/auth/local/login"
+REGISTER_FORM = "/auth/local/register"
+
+
+async def test_vocabulary_is_closed() -> None:
+    assert ERROR_CODES == {
+        "missing",
+        "invalid_email",
+        "weak_password",
+        "exists",
+        "invalid",
+        "throttled",
+        "unavailable",
+    }
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"password": PASSWORD},
+        {"email": "ann@example.com"},
+        {"email": "", "password": PASSWORD},
+        {"email": "   ", "password": PASSWORD},
+        {"email": "ann@example.com", "password": ""},
+        {},
+    ],
+    ids=["no-email", "no-password", "empty-email", "blank-email", "empty-password", "nothing"],
+)
+@pytest.mark.parametrize("route", [REGISTER_FORM, LOGIN_FORM])
+async def test_missing_fields_answer_missing(
+    web: WebApp, browser: httpx.AsyncClient, route: str, fields: dict[str, str]
+) -> None:
+    response = await post_form(browser, route, fields)
+    assert error_code(response) == "missing"
+    assert_no_session_cookie(response)
+    assert await web.user_count() == 0
+
+
+async def test_register_with_a_non_address_answers_invalid_email(
+    web: WebApp, browser: httpx.AsyncClient
+) -> None:
+    response = await register(browser, "not-an-email")
+    assert error_code(response) == "invalid_email"
+    assert_no_session_cookie(response)
+    assert await web.user_count() == 0
+
+
+async def test_register_with_a_short_password_answers_weak_password(
+    web: WebApp, browser: httpx.AsyncClient
+) -> None:
+    response = await register(browser, "ann@example.com", password="7chars!")
+    assert error_code(response) == "weak_password"
+    assert_no_session_cookie(response)
+    assert await web.user("ann@example.com") is None
+
+
+@pytest.mark.parametrize(
+    "again",
+    ["ann@example.com", "ANN@Example.COM", " ann@example.com ", "\uff41nn@\uff45xample.com"],
+    ids=["same", "other-case", "padded", "fullwidth"],
+)
+async def test_register_an_existing_email_answers_exists(web: WebApp, again: str) -> None:
+    first = await register(web.client(), "ann@example.com")
+    assert session_set_cookie(first) is not None
+    attacker = web.client()
+    response = await register(attacker, again, password="attacker password")
+    assert error_code(response) == "exists"
+    assert_no_session_cookie(response)
+    assert await signed_in_as(attacker) is None
+    assert await web.user_count() == 1
+    # The original password still works, the attacker's does not.
+    assert error_code(await login(web.client(), "ann@example.com", "attacker password")) == (
+        "invalid"
+    )
+    assert location(await login(web.client(), "ann@example.com")) == "/"
+
+
+async def test_login_with_a_wrong_password_answers_invalid(web: WebApp) -> None:
+    await register(web.client(), "ann@example.com")
+    response = await login(web.client(), "ann@example.com", "wrong password")
+    assert error_code(response) == "invalid"
+    assert_no_session_cookie(response)
+
+
+async def test_login_with_an_unknown_email_answers_invalid(web: WebApp) -> None:
+    response = await login(web.client(), "nobody@example.com")
+    assert error_code(response) == "invalid"
+    assert_no_session_cookie(response)
+
+
+async def test_login_with_a_malformed_email_answers_invalid_not_invalid_email(
+    web: WebApp,
+) -> None:
+    # Sign-in never says which part was wrong.
+    response = await login(web.client(), "not-an-email")
+    assert error_code(response) == "invalid"
+
+
+# Throttling --------------------------------------------------------------------
+
+
+@pytest.fixture
+def throttle() -> MemoryThrottle:
+    return MemoryThrottle(limit=3, window=60)
+
+
+async def test_password_guessing_is_throttled_even_with_the_right_password(
+    app_factory: AppFactory, throttle: MemoryThrottle
+) -> None:
+    web = await app_factory(throttle=throttle)
+    await register(web.client(address=("10.0.0.1", 1)), "ann@example.com")
+    guesser = web.client(address=("10.0.0.2", 1))
+    for _ in range(3):
+        assert error_code(await login(guesser, "ann@example.com", "wrong guess")) == "invalid"
+    response = await login(guesser, "ann@example.com")
+    assert error_code(response) == "throttled"
+    assert_no_session_cookie(response)
+    assert await signed_in_as(guesser) is None
+
+
+async def test_login_throttle_counts_per_email_across_addresses(
+    app_factory: AppFactory, throttle: MemoryThrottle
+) -> None:
+    web = await app_factory(throttle=throttle)
+    await register(web.client(address=("10.0.0.1", 1)), "ann@example.com")
+    spellings = ["ann@example.com", "ANN@example.com", "\uff41nn@example.com"]
+    for i, spelling in enumerate(spellings):
+        guesser = web.client(address=(f"10.1.0.{i}", 1))
+        assert error_code(await login(guesser, spelling, "wrong guess")) == "invalid"
+    fresh = web.client(address=("10.1.0.99", 1))
+    response = await login(fresh, "ann@example.com")
+    assert error_code(response) == "throttled"
+    assert_no_session_cookie(response)
+
+
+async def test_login_throttle_counts_per_address_across_emails(
+    app_factory: AppFactory, throttle: MemoryThrottle
+) -> None:
+    web = await app_factory(throttle=throttle)
+    await register(web.client(address=("10.0.0.1", 1)), "ann@example.com")
+    sprayer = web.client(address=("10.2.0.1", 1))
+    for i in range(3):
+        assert error_code(await login(sprayer, f"user{i}@example.com")) == "invalid"
+    response = await login(sprayer, "ann@example.com")
+    assert error_code(response) == "throttled"
+    assert_no_session_cookie(response)
+    # Another address is not affected.
+    other = web.client(address=("10.2.0.2", 1))
+    assert location(await login(other, "ann@example.com")) == "/"
+
+
+async def test_successful_login_resets_the_email_counter(
+    app_factory: AppFactory, throttle: MemoryThrottle
+) -> None:
+    web = await app_factory(throttle=throttle)
+    await register(web.client(address=("10.0.0.1", 1)), "ann@example.com")
+    for i in range(2):
+        guesser = web.client(address=(f"10.3.0.{i}", 1))
+        assert error_code(await login(guesser, "ann@example.com", "wrong guess")) == "invalid"
+    assert location(await login(web.client(address=("10.3.1.1", 1)), "ann@example.com")) == "/"
+    for i in range(3):
+        guesser = web.client(address=(f"10.3.2.{i}", 1))
+        assert error_code(await login(guesser, "ann@example.com", "wrong guess")) == "invalid"
+
+
+async def test_registration_is_throttled_per_address(
+    app_factory: AppFactory, throttle: MemoryThrottle
+) -> None:
+    web = await app_factory(throttle=throttle)
+    flooder = web.client(address=("10.4.0.1", 1))
+    for i in range(3):
+        assert location(await register(flooder, f"bot{i}@example.com")) == "/"
+    response = await register(flooder, "bot3@example.com")
+    assert error_code(response) == "throttled"
+    assert_no_session_cookie(response)
+    assert await web.user("bot3@example.com") is None
+    other = web.client(address=("10.4.0.2", 1))
+    assert location(await register(other, "human@example.com")) == "/"
+
+
+async def test_throttle_none_turns_it_off(app_factory: AppFactory) -> None:
+    web = await app_factory(throttle=None)
+    guesser = web.client()
+    for _ in range(25):
+        assert error_code(await login(guesser, "nobody@example.com", "x")) == "invalid"
+
+
+# Store outages -----------------------------------------------------------------
+
+DEAD_POSTGRES = "postgresql+asyncpg://u:p@127.0.0.1:1/db"
+
+
+async def test_unreachable_database_answers_unavailable(app_factory: AppFactory) -> None:
+    web = await app_factory(store=SQLAlchemyAuthStore(DEAD_POSTGRES))
+    client = web.client()
+    response = await register(client, "ann@example.com")
+    assert error_code(response) == "unavailable"
+    assert_no_session_cookie(response)
+    response = await login(client, "ann@example.com")
+    assert error_code(response) == "unavailable"
+    assert_no_session_cookie(response)
+    page = await client.get("/")
+    assert page.status_code == 200
+
+
+async def test_store_outage_answers_unavailable_and_recovers(app_factory: AppFactory) -> None:
+    store = FlakyStore()
+    web = await app_factory(store=store)
+    client = web.client()
+    store.down = True
+    response = await register(client, "ann@example.com")
+    assert error_code(response) == "unavailable"
+    assert_no_session_cookie(response)
+    response = await login(client, "ann@example.com")
+    assert error_code(response) == "unavailable"
+    assert_no_session_cookie(response)
+    store.down = False
+    assert await web.user("ann@example.com") is None
+    assert location(await register(client, "ann@example.com")) == "/"
+    assert await signed_in_as(client) == "ann@example.com"
