@@ -124,16 +124,16 @@ async def run(args: argparse.Namespace) -> None:
         try:
             await wait_ready(base)
             async with httpx.AsyncClient() as client:
-                idle = await asyncio.wait_for(
-                    page_latencies_for(client, base, 100), timeout=120
-                )
-            print(f"idle page GET: p50 {percentile(idle, .5):.1f} ms, p99 {percentile(idle, .99):.1f} ms")
+                idle = await asyncio.wait_for(page_latencies_for(client, base, 100), timeout=120)
+            print(
+                f"idle page GET: p50 {percentile(idle, 0.5):.1f} ms, p99 {percentile(idle, 0.99):.1f} ms"
+            )
             for concurrency in args.concurrency:
                 rate, busy, failures = await login_load(base, args.logins, concurrency)
                 print(
                     f"concurrency {concurrency:>2}: {rate:.2f} logins/s = {rate / limit:.2f} x limit; "
-                    f"page GET under load p50 {percentile(busy, .5):.1f} ms, "
-                    f"p99 {percentile(busy, .99):.1f} ms ({len(busy)} samples); failures {failures}"
+                    f"page GET under load p50 {percentile(busy, 0.5):.1f} ms, "
+                    f"p99 {percentile(busy, 0.99):.1f} ms ({len(busy)} samples); failures {failures}"
                 )
         finally:
             server.terminate()

@@ -389,3 +389,23 @@ def test_default_workers_never_exceed_max_pending(monkeypatch: pytest.MonkeyPatc
     assert 1 <= h.max_workers <= h.max_pending == 64
     small = Argon2Hasher(**FAST, max_pending=4)
     assert 1 <= small.max_workers <= 4
+
+
+class _PriorityProbe(Argon2Hasher):
+    seen: int | None = None
+
+    def _verify_sync(self, pw_hash: str, password: str) -> bool:
+        self.seen = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+        return super()._verify_sync(pw_hash, password)
+
+
+@pytest.mark.skipif(not hasattr(os, "setpriority"), reason="POSIX scheduling priorities only")
+@pytest.mark.asyncio
+async def test_hashing_threads_run_below_the_event_loop_priority() -> None:
+    loop_priority = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    hasher = _PriorityProbe(time_cost=1, memory_cost=8192, parallelism=1, nice=5)
+    pw_hash = await hasher.hash("password123")
+    assert await hasher.verify(pw_hash, "password123")
+    assert hasher.seen == min(19, loop_priority + 5)
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == loop_priority
+    hasher.close()

@@ -6,9 +6,12 @@ import pytest
 
 from pywire_auth import SessionConfig
 from tests.web.conftest import (
+    PASSWORD,
     AppFactory,
     cookie_attributes,
+    post_form,
     register,
+    revoke,
     session_cookie_value,
     session_set_cookie,
     signed_in_as,
@@ -58,9 +61,7 @@ async def test_sign_out_wins_over_the_refresh(app_factory: AppFactory) -> None:
     web = await app_factory(session_config=SessionConfig(ttl=100, refresh_after=0))
     browser = web.client()
     await register(browser, "ann@example.com")
-    response = await browser.post(
-        "/auth/local/revoke", data={}, headers={"Origin": "http://testserver"}
-    )
+    response = await revoke(browser)
     assert response.headers.get_list("set-cookie") == [
         "pywire_auth_session=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax"
     ]
@@ -77,7 +78,12 @@ async def test_configured_secure_flag_is_set_on_http(app_factory: AppFactory) ->
 async def test_secure_flag_follows_https(app_factory: AppFactory) -> None:
     web = await app_factory(session_config=SessionConfig(ttl=100, refresh_after=0))
     browser = web.client(base_url="https://testserver")
-    response = await register(browser, "ann@example.com", headers_origin="")
+    response = await post_form(
+        browser,
+        "/auth/local/register",
+        {"email": "ann@example.com", "password": PASSWORD},
+        headers={"Origin": "https://testserver"},
+    )
     header = session_set_cookie(response)
     assert header is not None
     assert "secure" in cookie_attributes(header)
@@ -85,8 +91,8 @@ async def test_secure_flag_follows_https(app_factory: AppFactory) -> None:
     refreshed = session_set_cookie(page)
     assert refreshed is not None
     assert "secure" in cookie_attributes(refreshed)
-    signed_out = await browser.post(
-        "/auth/local/revoke", data={}, headers={"Origin": "https://testserver"}
+    signed_out = await post_form(
+        browser, "/auth/local/revoke", {}, headers={"Origin": "https://testserver"}
     )
     cleared = session_set_cookie(signed_out)
     assert cleared is not None

@@ -97,3 +97,24 @@ async def test_revoke_survives_a_restart(app_factory: AppFactory, sql_url: str) 
     assert await signed_in_as(first.client(cookie=other_cookie)) is None
     # The account itself survives, only the sessions are gone.
     assert location(await login(third.client(), "ann@example.com")) == "/"
+
+
+@pytest.mark.parametrize(
+    ("content", "headers"),
+    [
+        (b"", {"Origin": "http://testserver"}),
+        (b"{}", {"Origin": "http://testserver", "Content-Type": "application/json"}),
+    ],
+    ids=["no-body", "json-body"],
+)
+async def test_sign_out_without_a_form_body_still_signs_out(
+    web: WebApp, content: bytes, headers: dict[str, str]
+) -> None:
+    # fetch("/auth/local/revoke", {method: "POST"}) sends no form; revoke needs no
+    # field, so the user must not be left signed in behind a "?error=" redirect.
+    browser = web.client()
+    value = session_cookie_value(await register(browser, "ann@example.com"))
+    response = await browser.post("/auth/local/revoke", content=content, headers=headers)
+    assert response.status_code == 303
+    assert_cookie_cleared(response)
+    assert await signed_in_as(web.client(cookie=value)) is None

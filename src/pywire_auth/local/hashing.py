@@ -5,6 +5,12 @@ per hash at argon2-cffi's defaults). Run on the event loop it freezes every othe
 request; run on an unbounded thread pool it exhausts memory under a login flood.
 So hashes run on a small dedicated pool, sized to a memory budget, and beyond a
 bounded number of pending hashes new requests fail fast with ThrottledError.
+
+Argon2 at its default parallelism spreads one hash over four threads of its own, so
+even two pool workers keep every core busy. The event loop then has to win CPU time
+from them to answer a page request; the pool threads (and the threads Argon2 starts
+from them, which inherit it) run at a lower scheduling priority (``nice``), so the
+loop gets a core whenever it wants one while the hashes still use all idle CPU.
 """
 
 from __future__ import annotations
@@ -37,7 +43,8 @@ class Argon2Hasher:
     argon2-cffi's own defaults. At most ``max_workers`` hashes run at once
     (default: as many as the CPU count and ``memory_budget`` bytes allow); at
     most ``max_pending`` wait or run, and one more raises
-    :class:`~pywire_auth.exceptions.ThrottledError` immediately.
+    :class:`~pywire_auth.exceptions.ThrottledError` immediately. Worker threads run
+    ``nice`` steps below normal priority (Linux), so hashing yields to the event loop.
 
     >>> hasher = Argon2Hasher(time_cost=1, memory_cost=8192, parallelism=1)
     >>> h = asyncio.run(hasher.hash("correct horse"))
@@ -54,6 +61,7 @@ class Argon2Hasher:
         max_workers: int | None = None,
         max_pending: int = 64,
         memory_budget: int = 512 * 1024 * 1024,
+        nice: int = 10,
     ) -> None:
         self._hasher = argon2.PasswordHasher(
             time_cost=time_cost,
@@ -68,6 +76,7 @@ class Argon2Hasher:
             raise ValueError("need max_workers >= 1 and max_pending >= max_workers")
         self.max_workers = max_workers
         self.max_pending = max_pending
+        self.nice = nice
         self._executor: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
         self._pending = 0
@@ -130,7 +139,10 @@ class Argon2Hasher:
         with self._lock:
             if self._executor is None:
                 self._executor = ThreadPoolExecutor(
-                    max_workers=self.max_workers, thread_name_prefix="pywire-auth-argon2"
+                    max_workers=self.max_workers,
+                    thread_name_prefix="pywire-auth-argon2",
+                    initializer=_lower_thread_priority,
+                    initargs=(self.nice,),
                 )
             return self._executor
 
@@ -152,3 +164,16 @@ class Argon2Hasher:
     def _release(self) -> None:
         with self._lock:
             self._pending -= 1
+
+
+def _lower_thread_priority(nice: int) -> None:
+    # On Linux, setpriority on a thread id changes that thread only, and threads it
+    # creates (Argon2's lanes) inherit the value. Raising niceness needs no
+    # privileges; where it is unsupported, hashing simply runs at normal priority.
+    if nice <= 0 or not hasattr(os, "setpriority"):
+        return
+    try:
+        current = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), min(19, current + nice))
+    except OSError:
+        pass
