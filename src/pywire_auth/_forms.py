@@ -63,6 +63,12 @@ async def read_form(request: Request, limit: int = FORM_LIMIT) -> dict[str, str]
             raise BadBody("malformed") from exc
         return _first_values(pairs)
     if content_type == "multipart/form-data":
+        try:
+            # Text fields only (file parts are refused), so the whole body must be
+            # UTF-8; otherwise Starlette would quietly decode fields as Latin-1.
+            body.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise BadBody("malformed") from exc
         return await _read_multipart(request, body)
     raise BadBody("unsupported_media_type", 415)
 
@@ -79,7 +85,10 @@ async def _read_multipart(request: Request, body: bytes) -> dict[str, str]:
         sent = True
         return {"type": "http.request", "body": body, "more_body": False}
 
-    replayed = Request(request.scope, replay)
+    # Without "app" in the scope Starlette raises its own parse errors instead of
+    # turning them into an HTTP 400 exception meant for its exception handlers.
+    scope = {key: value for key, value in request.scope.items() if key != "app"}
+    replayed = Request(scope, replay)
     try:
         async with replayed.form(max_files=0, max_fields=_MAX_FIELDS) as form:
             items = list(form.multi_items())

@@ -41,7 +41,6 @@ def connect_auth(
     register_page: str = "/register",
     session_secret: str = "",
     session_config: SessionConfig | None = None,
-    session_store: SessionStore | None = None,
     throttle: Throttle | object | None = _DEFAULT,
     registration_claims: RegistrationClaims | None = None,
     token_ttl: int = 600,
@@ -54,7 +53,8 @@ def connect_auth(
         engine.add_policy("admin", requires_claim=("role", "admin"))
 
     * Sessions are signed with ``session_secret`` or ``PYWIRE_SESSION_SECRET`` and kept
-      in ``session_store`` (default: the IdP's store, so they survive restarts with it).
+      in the IdP's store (which must also be a ``SessionStore``), so they survive
+      restarts with the users they belong to.
     * ``throttle`` counts sign-in attempts per address and per email and sign-ups
       per address (default: 20 per 5 minutes each, in memory); ``None`` turns it off.
     * ``registration_claims(form) -> claims`` decides which claims a new account
@@ -66,15 +66,14 @@ def connect_auth(
     engine = policy_engine or PolicyEngine()
     channel: AuthChannel = auth_channel or MemoryAuthChannel()
     store = local_idp.store if local_idp is not None else MemoryAuthStore()
-    if session_store is None:
-        if not isinstance(store, SessionStore):
-            raise ConfigurationError(
-                f"{type(store).__name__} keeps no sessions: pass session_store=..."
-            )
-        session_store = store
+    if not isinstance(store, SessionStore):
+        # Sessions reference their users, so they live in the same store.
+        raise ConfigurationError(
+            f"{type(store).__name__} keeps no sessions: implement SessionStore on it"
+        )
     state = AuthState(
         store=store,
-        sessions=SessionManager(session_store, session_secret, session_config),
+        sessions=SessionManager(store, session_secret, session_config),
         engine=engine,
         channel=channel,
         local_idp=local_idp,

@@ -20,7 +20,8 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from http.cookies import CookieError, SimpleCookie
+
+from starlette.requests import cookie_parser
 
 from pywire_auth.exceptions import ConfigurationError
 from pywire_auth.protocols import SessionStore
@@ -88,17 +89,14 @@ class SessionManager:
         """The verified session token in a ``Cookie`` header, or ``None``."""
         if self.config.cookie_name not in cookie_header:
             return None
-        cookies: SimpleCookie = SimpleCookie()
-        try:
-            cookies.load(cookie_header)
-        except CookieError:
-            # A malformed header is the client's problem, never a 500.
+        # Starlette's parser is lenient like browsers: an odd cookie of another
+        # script or subdomain (JSON values, spaces) must not hide ours, which
+        # http.cookies.SimpleCookie would do by stopping at it.
+        value = cookie_parser(cookie_header).get(self.config.cookie_name)
+        if not value:
             return None
-        morsel = cookies.get(self.config.cookie_name)
-        if morsel is None:
-            return None
-        token, _, signature = morsel.value.partition(".")
-        if not token or not hmac.compare_digest(signature, self._sign(token)):
+        token, _, signature = value.partition(".")
+        if not token or not hmac.compare_digest(signature.encode(), self._sign(token).encode()):
             return None
         return token
 

@@ -213,9 +213,7 @@ def _big_form(size: int) -> bytes:
     return b"email=ann%40example.com&password=correct+horse+battery&name=" + b"a" * size
 
 
-async def test_declared_oversized_body_is_refused(
-    web: WebApp, browser: httpx.AsyncClient
-) -> None:
+async def test_declared_oversized_body_is_refused(web: WebApp, browser: httpx.AsyncClient) -> None:
     response = await browser.post(REGISTER_FORM, content=_big_form(70 * 1024), headers=URLENCODED)
     await assert_refused(web, response, "ann@example.com", "invalid")
 
@@ -264,9 +262,7 @@ async def test_too_many_multipart_fields_are_refused_as_invalid(
     await assert_refused(web, response, "ann@example.com", "invalid")
 
 
-async def test_repeated_fields_use_the_first_value(
-    web: WebApp, browser: httpx.AsyncClient
-) -> None:
+async def test_repeated_fields_use_the_first_value(web: WebApp, browser: httpx.AsyncClient) -> None:
     body = (
         b"email=ann%40example.com&email=admin%40example.com"
         b"&password=correct+horse+battery&next=%2Fprofile&next=%2F%2Fevil.example"
@@ -275,3 +271,21 @@ async def test_repeated_fields_use_the_first_value(
     assert location(response) == "/profile"
     assert await web.user("ann@example.com") is not None
     assert await web.user("admin@example.com") is None
+
+
+@pytest.mark.parametrize("declared", ["abc", "-1", "1e3", " 10"])
+async def test_bad_content_length_is_refused(
+    web: WebApp, browser: httpx.AsyncClient, declared: str
+) -> None:
+    body = b"email=ann%40example.com&password=correct+horse+battery"
+    headers = {**URLENCODED, "Content-Length": declared}
+    response = await browser.post(REGISTER_FORM, content=body, headers=headers)
+    await assert_refused(web, response, "ann@example.com", "invalid")
+
+
+async def test_understated_content_length_cannot_smuggle_a_big_body(
+    web: WebApp, browser: httpx.AsyncClient
+) -> None:
+    headers = {**URLENCODED, "Content-Length": "10"}
+    response = await browser.post(REGISTER_FORM, content=_big_form(70 * 1024), headers=headers)
+    await assert_refused(web, response, "ann@example.com", "invalid")

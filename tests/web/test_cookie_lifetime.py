@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from pywire_auth import SessionConfig
+from pywire_auth.sessions import SessionManager
 from tests.web.conftest import (
     PASSWORD,
+    SESSION_SECRET,
     AppFactory,
+    WebApp,
     cookie_attributes,
     post_form,
     register,
@@ -113,3 +118,29 @@ async def test_custom_cookie_name_and_path(app_factory: AppFactory) -> None:
     response = await register(browser, "ann@example.com")
     assert any(c.startswith("sid=") for c in response.headers.get_list("set-cookie"))
     assert (await browser.get("/profile")).status_code == 200
+
+
+async def _cookie_from_the_past(web: WebApp, email: str, *, started: float, ttl: int) -> str:
+    """A correctly signed session cookie whose session began at ``started``."""
+    user = await web.user(email)
+    assert user is not None
+    manager = SessionManager(
+        web.store,  # type: ignore[arg-type]
+        SESSION_SECRET,
+        SessionConfig(ttl=ttl, refresh_after=0),
+        clock=lambda: started,
+    )
+    token = await manager.start(user.user_id)
+    return manager.cookie_header(token, https=False).split(";", 1)[0].split("=", 1)[1]
+
+
+async def test_expired_session_cookie_is_anonymous(web: WebApp) -> None:
+    await register(web.client(), "ann@example.com")
+    now = time.time()
+    expired = await _cookie_from_the_past(web, "ann@example.com", started=now - 1000, ttl=100)
+    live = await _cookie_from_the_past(web, "ann@example.com", started=now - 1000, ttl=10**6)
+    assert await signed_in_as(web.client(cookie=live)) == "ann@example.com"  # control
+    client = web.client(cookie=expired)
+    page = await client.get("/profile")
+    assert page.status_code == 303
+    assert session_set_cookie(page) is None

@@ -28,7 +28,7 @@ REGISTER_FORM = "/auth/local/register"
 
 
 async def test_vocabulary_is_closed() -> None:
-    assert ERROR_CODES == {
+    assert {
         "missing",
         "invalid_email",
         "weak_password",
@@ -36,7 +36,7 @@ async def test_vocabulary_is_closed() -> None:
         "invalid",
         "throttled",
         "unavailable",
-    }
+    } == ERROR_CODES
 
 
 @pytest.mark.parametrize(

@@ -118,3 +118,17 @@ async def test_exists_goes_back_to_the_register_page(web: WebApp) -> None:
     target = location(response)
     assert urlsplit(target).path == "/register"
     assert _query(target) == {"next": ["/profile"], "error": ["exists"]}
+
+
+@pytest.mark.parametrize(
+    "referer",
+    [f"{ORIGIN}//evil.example/x", f"{ORIGIN}/\\evil.example", f"{ORIGIN}/" + "a" * 3000],
+    ids=["double-slash-path", "backslash-path", "huge"],
+)
+async def test_same_host_referer_with_an_unsafe_path_is_ignored(
+    browser: httpx.AsyncClient, referer: str
+) -> None:
+    response = await post_form(
+        browser, LOGIN_FORM, BAD_LOGIN, headers={**SAME_ORIGIN, "Referer": referer}
+    )
+    assert location(response) == "/login_local?error=invalid"

@@ -35,8 +35,3 @@ async def test_get_on_token_does_not_leak_a_token_to_a_signed_in_user(web: WebAp
     assert response.status_code == 405
     assert "token" not in response.json()
     assert response.headers["cache-control"] == "no-store"
-
-
-async def test_unknown_auth_path_is_not_one_of_ours(browser: httpx.AsyncClient) -> None:
-    response = await browser.post("/auth/local/register/extra", headers={"Origin": "x"})
-    assert response.status_code != 303

@@ -73,9 +73,7 @@ async def test_signing_in_again_rotates_the_token(web: WebApp) -> None:
     "garbage",
     ["garbage", "", "a.b", ".", "x" * 4000, '"quoted.value"'],
 )
-async def test_garbage_cookie_is_anonymous_and_replaced_on_login(
-    web: WebApp, garbage: str
-) -> None:
+async def test_garbage_cookie_is_anonymous_and_replaced_on_login(web: WebApp, garbage: str) -> None:
     await register(web.client(), "ann@example.com")
     browser = web.client(cookie=garbage)
     assert await signed_in_as(browser) is None
@@ -136,7 +134,7 @@ async def test_forged_or_truncated_cookies_are_anonymous_not_errors(web: WebApp)
 )
 async def test_malformed_cookie_headers_are_anonymous(web: WebApp, cookie_header: str) -> None:
     client = web.client()
-    page = await client.get("/", headers={"Cookie": cookie_header.encode("utf-8")})
+    page = await client.get("/", headers={b"Cookie": cookie_header.encode("utf-8")})
     assert page.status_code == 200
     assert "You are not signed in" in page.text
 
@@ -174,6 +172,6 @@ async def test_an_unrelated_odd_cookie_does_not_hide_the_session(
     value = await _cookie_of_new_account(web, "ann@example.com")
     client = web.client()
     header = f"{other_cookie}; {COOKIE}={value}".encode()
-    response = await client.get("/profile", headers={"Cookie": header})
+    response = await client.get("/profile", headers={b"Cookie": header})
     assert response.status_code == 200, "the session cookie was not seen"
     assert "Email: ann@example.com" in response.text

@@ -66,10 +66,10 @@ async def test_issued_token_verifies_and_carries_no_session_secret(web: WebApp) 
     assert TokenIssuer(IDP_SECRET).verify(body["token"]) == body["decoded"]
 
 
-async def _post_raw(client: httpx.AsyncClient, body: bytes | AsyncIterator[bytes]) -> httpx.Response:
-    return await client.post(
-        VERIFY, content=body, headers={"Content-Type": "application/json"}
-    )
+async def _post_raw(
+    client: httpx.AsyncClient, body: bytes | AsyncIterator[bytes]
+) -> httpx.Response:
+    return await client.post(VERIFY, content=body, headers={"Content-Type": "application/json"})
 
 
 @pytest.mark.parametrize(
@@ -176,9 +176,7 @@ def _signed(payload: dict[str, object], secret: str = IDP_SECRET) -> str:
     """A token signed with the IdP's key and kid but with a hand-made payload."""
     header = {"alg": "HS256", "typ": "JWT", "kid": TokenIssuer(secret).kid}
     key = OctKey.import_key(secret.encode())
-    return jws.serialize_compact(
-        header, json.dumps(payload).encode(), key, algorithms=["HS256"]
-    )
+    return jws.serialize_compact(header, json.dumps(payload).encode(), key, algorithms=["HS256"])
 
 
 GOOD_CLAIMS = {"iss": "pywire-auth-local", "aud": "pywire-auth-local", "sub": "user-1"}
@@ -216,3 +214,13 @@ async def test_verify_token_does_not_need_a_session_or_same_origin(web: WebApp) 
     response = await stranger.post(VERIFY, json={"token": issued}, headers={"Origin": "null"})
     assert response.status_code == 200
     assert response.json()["valid"] is True
+
+
+@pytest.mark.parametrize("declared", ["abc", "-1"])
+async def test_verify_token_refuses_a_bad_content_length(
+    browser: httpx.AsyncClient, declared: str
+) -> None:
+    response = await browser.post(VERIFY, content=b"{}", headers={"Content-Length": declared})
+    assert response.status_code == 400
+    assert_no_store(response)
+    assert response.json() == {"valid": False, "error": "bad_length"}

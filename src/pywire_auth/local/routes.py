@@ -29,8 +29,7 @@ from pywire_auth._state import AuthState
 from pywire_auth.exceptions import AuthError, InvalidEmailError, MissingFieldError, ThrottledError
 from pywire_auth.local.idp import LocalIdP
 from pywire_auth.local.normalize import normalize_email
-from pywire_auth.local.principal import plain_user_id
-from pywire_auth.middleware import SESSION_SCOPE_KEY
+from pywire_auth.local.principal import plain_user_id, principal_user_id
 from pywire_auth.tokens.issuer import RESERVED_CLAIMS
 from pywire_auth.types import JSONValue
 
@@ -79,7 +78,7 @@ class LocalRoutes:
             "login": self._form_route(self.login, self.login_page),
             "token": self.token,
             "verify-token": self.verify_token,
-            "revoke": self._form_route(self.revoke, self.default_next),
+            "revoke": self._form_route(self.revoke, self.default_next, body_optional=True),
         }
         return [Route(f"{base}/{name}", fn, methods=_ALL_METHODS) for name, fn in endpoints.items()]
 
@@ -89,6 +88,8 @@ class LocalRoutes:
         self,
         handler: Callable[[Request, dict[str, str]], Awaitable[Response]],
         error_page: str,
+        *,
+        body_optional: bool = False,
     ) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
             if request.method != "POST":
@@ -97,7 +98,12 @@ class LocalRoutes:
                 return PlainTextResponse("Cross-site request refused", 403)
             fields: dict[str, str] = {}
             try:
-                fields = await read_form(request)
+                try:
+                    fields = await read_form(request)
+                except BadBody:
+                    # Sign-out must work from a bare fetch() too; it needs no field.
+                    if not body_optional:
+                        raise
                 return await handler(request, fields)
             except BadBody:
                 return self._fail(request, fields, "invalid", error_page)
@@ -176,21 +182,22 @@ class LocalRoutes:
 
     async def revoke(self, request: Request, fields: dict[str, str]) -> Response:
         """``POST {prefix}/local/revoke``: end every session of the user, everywhere."""
-        principal: ClaimsPrincipal = request.scope.get("user", ANONYMOUS)
-        https = _https(request)
+        sessions = self.state.sessions
         response: Response = RedirectResponse(self._next(fields), 303, headers=_NO_STORE)
-        if principal.is_authenticated:
+        # The session is looked up here, not taken from the middleware: during a
+        # store outage the middleware sees an anonymous request, and answering
+        # "signed out" then would leave every session alive.
+        token = sessions.token_from_cookie_header(request.headers.get("cookie", ""))
+        if token:
             try:
-                await self.state.sessions.end_all(plain_user_id(principal.user_id))
+                record = await sessions.load(token)
+                if record is not None:
+                    await sessions.end_all(record.user_id)
+                    await self.state.channel.revoke(principal_user_id(record.user_id))
             except AuthError:
-                # This browser is signed out regardless; say that others may not be.
+                # This browser is signed out regardless; say that sessions may live on.
                 response = self._fail(request, fields, "unavailable", self.default_next)
-            await self.state.channel.revoke(principal.user_id)
-        else:
-            token = request.scope.get(SESSION_SCOPE_KEY)
-            if token:
-                await self.state.sessions.end(token)
-        response.headers.append("set-cookie", self.state.sessions.clear_cookie_header(https=https))
+        response.headers.append("set-cookie", sessions.clear_cookie_header(https=_https(request)))
         return response
 
     async def token(self, request: Request) -> Response:
