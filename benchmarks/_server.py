@@ -6,6 +6,7 @@ Run by the benchmarks as a subprocess: python benchmarks/_server.py PORT DB_URL
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import sys
 from pathlib import Path
@@ -13,7 +14,7 @@ from pathlib import Path
 import uvicorn
 from pywire import PyWire
 
-from pywire_auth import Argon2Hasher, LocalIdP, SQLAlchemyAuthStore, connect_auth
+from pywire_auth import Argon2Hasher, LocalIdP, SQLAlchemyAuthStore, UserExistsError, connect_auth
 
 PAGES = Path(__file__).resolve().parents[1] / "examples" / "local_idp" / "src" / "pages"
 
@@ -21,7 +22,8 @@ PAGES = Path(__file__).resolve().parents[1] / "examples" / "local_idp" / "src" /
 def build(db_url: str) -> PyWire:
     app = PyWire(pages_dir=str(PAGES))
     workers = os.environ.get("BENCH_HASH_WORKERS")
-    hasher = Argon2Hasher(max_workers=int(workers) if workers else None, max_pending=256)
+    nice = int(os.environ.get("BENCH_HASH_NICE", "10"))
+    hasher = Argon2Hasher(max_workers=int(workers) if workers else None, max_pending=256, nice=nice)
     idp = LocalIdP(store=SQLAlchemyAuthStore(db_url), secret="b" * 32, hasher=hasher)
     # Throttling would refuse a benchmark's repeated logins by design.
     connect_auth(app, local_idp=idp, session_secret="s" * 32, throttle=None)
@@ -31,10 +33,8 @@ def build(db_url: str) -> PyWire:
 async def main(port: int, db_url: str) -> None:
     app = build(db_url)
     idp: LocalIdP = app.state.local_idp
-    try:
+    with contextlib.suppress(UserExistsError):  # already there from an earlier run
         await idp.create_user(email="bench@example.com", password="bench-password")
-    except ValueError:
-        pass  # already there from an earlier run
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
     await uvicorn.Server(config).serve()
 
