@@ -165,6 +165,10 @@ class Throttle(Protocol):
         """Count one attempt; ``False`` if the key is over its limit (refuse it)."""
         ...
 
+    async def undo(self, key: str) -> None:
+        """Take back one counted attempt (one the server could not decide)."""
+        ...
+
     async def reset(self, key: str) -> None:
         """Forget the attempts of ``key`` (for example after a successful sign-in)."""
         ...

@@ -16,7 +16,9 @@ from tests.web.conftest import (
     location,
     login,
     post_form,
+    redirect_path,
     register,
+    revoke,
     session_set_cookie,
     signed_in_as,
 )
@@ -243,3 +245,32 @@ async def test_store_outage_answers_unavailable_and_recovers(app_factory: AppFac
     assert await web.user("ann@example.com") is None
     assert location(await register(client, "ann@example.com")) == "/"
     assert await signed_in_as(client) == "ann@example.com"
+
+
+async def test_outage_attempts_do_not_count_toward_the_throttle(app_factory: AppFactory) -> None:
+    store = FlakyStore()
+    web = await app_factory(store=store, throttle=MemoryThrottle(limit=2, window=60))
+    client = web.client()
+    assert location(await register(client, "ann@example.com")) == "/"
+    await revoke(client)
+    store.down = True
+    for _ in range(4):
+        response = await login(client, "ann@example.com")
+        assert error_code(response) == "unavailable"
+    for _ in range(3):
+        assert error_code(await register(client, "bob@example.com")) == "unavailable"
+    store.down = False
+    # None of the undecided attempts was counted: the user signs in at once.
+    response = await login(client, "ann@example.com")
+    assert redirect_path(response) == "/"
+    assert await signed_in_as(client) == "ann@example.com"
+    assert location(await register(client, "bob@example.com")) == "/"
+
+
+async def test_memory_throttle_undo_refunds_one_attempt() -> None:
+    throttle = MemoryThrottle(limit=1, window=60)
+    assert await throttle.hit("k")
+    await throttle.undo("k")
+    assert await throttle.hit("k")
+    assert not await throttle.hit("k")
+    await throttle.undo("missing")  # nothing to refund, no error

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import inspect
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,10 +27,17 @@ from starlette.routing import Route
 from pywire_auth._forms import BadBody, read_form, read_json_object
 from pywire_auth._http import add_query_param, is_cross_site, safe_local_path, same_origin_referer
 from pywire_auth._state import AuthState
-from pywire_auth.exceptions import AuthError, InvalidEmailError, MissingFieldError, ThrottledError
+from pywire_auth.exceptions import (
+    AuthError,
+    InvalidEmailError,
+    MissingFieldError,
+    StoreUnavailableError,
+    ThrottledError,
+)
 from pywire_auth.local.idp import LocalIdP
 from pywire_auth.local.normalize import normalize_email
 from pywire_auth.local.principal import plain_user_id, principal_user_id
+from pywire_auth.protocols import Throttle
 from pywire_auth.tokens.issuer import RESERVED_CLAIMS
 from pywire_auth.types import JSONValue
 
@@ -146,8 +154,13 @@ class LocalRoutes:
     async def register(self, request: Request, fields: dict[str, str]) -> Response:
         """``POST {prefix}/local/register``: create the account, sign in, go to ``next``."""
         throttle = self.state.throttle
-        if throttle is not None and not await throttle.hit(f"register:{self._client(request)}"):
+        ip_key = f"register:{self._client(request)}"
+        if throttle is not None and not await throttle.hit(ip_key):
             raise ThrottledError("too many registrations from this address")
+        async with _refund_if_undecided(throttle, ip_key):
+            return await self._register(request, fields)
+
+    async def _register(self, request: Request, fields: dict[str, str]) -> Response:
         email, password = fields.get("email", ""), fields.get("password", "")
         if not email.strip() or not password:
             raise MissingFieldError("email and password are required")
@@ -166,14 +179,17 @@ class LocalRoutes:
         if not email.strip() or not password:
             raise MissingFieldError("email and password are required")
         email_key = f"login:email:{_email_key(email)}"
+        ip_key = f"login:ip:{self._client(request)}"
         throttle = self.state.throttle
         if throttle is not None:
-            # Both counters are hit before any hashing: a refused guess costs no Argon2.
-            ip_ok = await throttle.hit(f"login:ip:{self._client(request)}")
+            # Both counters are hit before any hashing: a refused guess costs no
+            # Argon2, and parallel guesses cannot all slip in before the count.
+            ip_ok = await throttle.hit(ip_key)
             email_ok = await throttle.hit(email_key)
             if not (ip_ok and email_ok):
                 raise ThrottledError("too many sign-in attempts")
-        principal = await self.idp.verify_credentials(email=email, password=password)
+        async with _refund_if_undecided(throttle, ip_key, email_key):
+            principal = await self.idp.verify_credentials(email=email, password=password)
         if principal is None:
             return self._fail(request, fields, "invalid", self.login_page)
         if throttle is not None:
@@ -237,6 +253,19 @@ class LocalRoutes:
         if claims is None:
             return _json({"valid": False})
         return _json({"valid": True, "decoded": claims})
+
+
+@asynccontextmanager
+async def _refund_if_undecided(throttle: Throttle | None, *keys: str) -> AsyncIterator[None]:
+    # An attempt the server could not decide (store down, hashing overloaded) was
+    # no guess at all: it must not push the user toward "throttled".
+    try:
+        yield
+    except (StoreUnavailableError, ThrottledError):
+        if throttle is not None:
+            for key in keys:
+                await throttle.undo(key)
+        raise
 
 
 def _json(

@@ -58,6 +58,12 @@ class MemoryThrottle:
             self._prune(now)
         return hits <= self.limit
 
+    async def undo(self, key: str) -> None:
+        """Take back one attempt of ``key``."""
+        entry = self._counts.get(key)
+        if entry is not None and entry[1] > 0:
+            self._counts[key] = (entry[0], entry[1] - 1)
+
     async def reset(self, key: str) -> None:
         """Forget ``key``'s attempts."""
         self._counts.pop(key, None)
