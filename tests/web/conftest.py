@@ -14,7 +14,9 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
+import pytest
 import pytest_asyncio
+import sqlalchemy as sa
 from pywire import PyWire
 
 from pywire_auth import (
@@ -29,6 +31,9 @@ from pywire_auth import (
     connect_auth,
     normalize_email,
 )
+from pywire_auth.stores._schema import users as users_table
+from pywire_auth.stores.sqlalchemy import SQLAlchemyAuthStore
+from tests.conftest import reset_database, server_url
 
 PAGES_DIR = Path(__file__).resolve().parents[2] / "examples" / "local_idp" / "src" / "pages"
 IDP_SECRET = "idp-secret-" + "x" * 32
@@ -105,10 +110,15 @@ class WebApp:
         """The stored user of a password account, by (normalized) email."""
         return await self.idp.store.get_user_by_link(LOCAL_PROVIDER, normalize_email(email))
 
-    async def user_count(self) -> int | None:
-        """How many users a memory store holds (``None`` for other stores)."""
-        users = getattr(self.idp.store, "_users", None)
-        return None if users is None else len(users)
+    async def user_count(self) -> int:
+        """How many users the store holds, read straight from its tables or dicts."""
+        store = self.idp.store
+        if isinstance(store, SQLAlchemyAuthStore):
+            await store.create_tables()
+            async with store.engine.connect() as conn:
+                count = await conn.scalar(sa.select(sa.func.count()).select_from(users_table))
+            return int(count or 0)
+        return len(store._users)  # type: ignore[attr-defined]
 
 
 AppFactory = Callable[..., Awaitable[WebApp]]
@@ -122,15 +132,39 @@ def make_idp(store: AuthStore | None = None) -> LocalIdP:
     )
 
 
+@pytest.fixture(params=["memory", "sqlite", "postgres", "mysql"])
+def web_backend(request: pytest.FixtureRequest) -> str:
+    """Every web test runs on each store backend."""
+    return str(request.param)
+
+
 @pytest_asyncio.fixture
-async def app_factory() -> AsyncIterator[AppFactory]:
-    """Build apps: ``await app_factory(store=..., **connect_auth_kwargs)``."""
+async def backend_url(web_backend: str, sqlite_url: str) -> str | None:
+    """A fresh database for the test's backend (``None`` for the memory store)."""
+    if web_backend == "memory":
+        return None
+    if web_backend == "sqlite":
+        return sqlite_url
+    url = server_url(web_backend)
+    await reset_database(url)
+    return url
+
+
+@pytest_asyncio.fixture
+async def app_factory(backend_url: str | None) -> AsyncIterator[AppFactory]:
+    """Build apps: ``await app_factory(store=..., **connect_auth_kwargs)``.
+
+    Without ``store``/``idp`` each app gets a store on the test's backend; apps built
+    in one test share that database, like one server restarted.
+    """
     built: list[WebApp] = []
 
     async def make(
         *, store: AuthStore | None = None, idp: LocalIdP | None = None, **kwargs: Any
     ) -> WebApp:
         app = PyWire(pages_dir=str(PAGES_DIR))
+        if store is None and idp is None and backend_url is not None:
+            store = SQLAlchemyAuthStore(backend_url)
         local_idp = idp if idp is not None else make_idp(store)
         kwargs.setdefault("session_secret", SESSION_SECRET)
         connect_auth(app, local_idp=local_idp, **kwargs)
