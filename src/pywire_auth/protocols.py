@@ -140,6 +140,10 @@ class SessionStore(Protocol):
         """The session, or ``None``. Expiry is the caller's decision."""
         ...
 
+    async def get_session_user(self, session_id: str) -> tuple[SessionRecord, UserRecord] | None:
+        """The session and its user in one lookup (the per-request path), or ``None``."""
+        ...
+
     async def touch_session(self, session_id: str, expires_at: int) -> bool:
         """Move the session's expiry; ``False`` if it no longer exists."""
         ...

@@ -25,7 +25,7 @@ from starlette.requests import cookie_parser
 
 from pywire_auth.exceptions import ConfigurationError
 from pywire_auth.protocols import SessionStore
-from pywire_auth.types import SessionRecord
+from pywire_auth.types import SessionRecord, UserRecord
 
 __all__ = ["SESSION_SECRET_ENV", "SessionConfig", "SessionManager"]
 
@@ -140,6 +140,16 @@ class SessionManager:
             await self.store.delete_session(record.session_id)
             return None
         return record
+
+    async def load_with_user(self, token: str) -> tuple[SessionRecord, UserRecord] | None:
+        """Like :meth:`load`, with the session's user fetched in the same lookup."""
+        found = await self.store.get_session_user(self.session_id(token))
+        if found is None:
+            return None
+        if found[0].expires_at <= self.now():
+            await self.store.delete_session(found[0].session_id)
+            return None
+        return found
 
     def needs_refresh(self, record: SessionRecord) -> bool:
         """Whether the session's expiry should slide forward on this request."""

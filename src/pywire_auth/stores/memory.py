@@ -156,6 +156,14 @@ class MemoryAuthStore:
         """The session, or ``None``."""
         return self._sessions.get(session_id)
 
+    async def get_session_user(self, session_id: str) -> tuple[SessionRecord, UserRecord] | None:
+        """The session and its user, or ``None``."""
+        session = self._sessions.get(session_id)
+        user = self._users.get(session.user_id) if session else None
+        if session is None or user is None:
+            return None
+        return session, _frozen_copy(user)
+
     async def touch_session(self, session_id: str, expires_at: int) -> bool:
         """Move the session's expiry."""
         session = self._sessions.get(session_id)

@@ -389,6 +389,15 @@ class SQLAlchemyAuthStore:
             return None
         return SessionRecord(row.session_id, row.user_id, row.created_at, row.expires_at)
 
+    async def get_session_user(self, session_id: str) -> tuple[SessionRecord, UserRecord] | None:
+        """The session and its user, in one indexed query."""
+        async with self._read() as conn:
+            row = (await conn.execute(_SESSION_USER_QUERY, {"session_id": session_id})).first()
+        if row is None:
+            return None
+        session = SessionRecord(row.session_id, row.user_id, row.created_at, row.expires_at)
+        return session, _user_from_row(row)
+
     async def touch_session(self, session_id: str, expires_at: int) -> bool:
         """Move the session's expiry."""
         update = (
@@ -438,6 +447,19 @@ _LOGIN_QUERY = (
         provider_links.c.provider == sa.bindparam("provider"),
         provider_links.c.subject == sa.bindparam("subject"),
     )
+)
+
+
+# Every request of a signed-in user runs this: session and user by primary keys.
+_SESSION_USER_QUERY = (
+    sa.select(
+        users,
+        sessions.c.session_id,
+        sessions.c.created_at,
+        sessions.c.expires_at,
+    )
+    .select_from(sessions.join(users, users.c.user_id == sessions.c.user_id))
+    .where(sessions.c.session_id == sa.bindparam("session_id"))
 )
 
 

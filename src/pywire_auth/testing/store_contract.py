@@ -281,6 +281,8 @@ class AuthStoreContract:
         await sessions.create_session(record)
         assert await sessions.get_session("a" * 64) == record
         assert await sessions.get_session("b" * 64) is None
+        assert await sessions.get_session_user("a" * 64) == (record, user)
+        assert await sessions.get_session_user("b" * 64) is None
         assert await sessions.touch_session("a" * 64, 1_800_000_000) is True
         touched = await sessions.get_session("a" * 64)
         assert touched is not None
@@ -337,6 +339,7 @@ class AuthStoreContract:
         await sessions.create_session(SessionRecord("g" * 64, user.user_id, 1, 100))
         assert await store.delete_user(user.user_id) is True
         assert await sessions.get_session("g" * 64) is None
+        assert await sessions.get_session_user("g" * 64) is None
 
     async def test_close_is_idempotent(self, store: AuthStore) -> None:
         await store.close()
