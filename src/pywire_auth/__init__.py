@@ -10,8 +10,9 @@ Quick start::
     idp = LocalIdP(store=store)  # reads LOCAL_IDP_SECRET
     connect_auth(app, local_idp=idp)
 
-``SQLAlchemyAuthStore`` needs the ``sqlalchemy`` extra; importing it without the
-extra raises an ``ImportError`` that says what to install.
+``SQLAlchemyAuthStore`` needs the ``sqlalchemy`` extra and ``RedisThrottle`` the
+``redis`` extra; importing one without its extra raises an ``ImportError`` that
+says what to install.
 """
 
 from __future__ import annotations
@@ -37,16 +38,17 @@ from pywire_auth.local.hashing import Argon2Hasher
 from pywire_auth.local.idp import LocalIdP
 from pywire_auth.local.normalize import PasswordPolicy, normalize_email
 from pywire_auth.local.routes import ERROR_CODES
-from pywire_auth.local.throttle import MemoryThrottle
 from pywire_auth.middleware import AuthMiddleware
 from pywire_auth.protocols import AuthStore, PasswordHasher, SessionStore, Throttle
 from pywire_auth.sessions import SessionConfig
 from pywire_auth.stores.memory import MemoryAuthStore
+from pywire_auth.throttles.memory import MemoryThrottle
 from pywire_auth.tokens.issuer import TokenIssuer
 from pywire_auth.types import LOCAL_PROVIDER, LoginRecord, ProviderLink, SessionRecord, UserRecord
 
 if TYPE_CHECKING:
     from pywire_auth.stores.sqlalchemy import SQLAlchemyAuthStore
+    from pywire_auth.throttles.redis import RedisThrottle
 
 __version__ = "0.5.0.dev0"
 
@@ -69,6 +71,7 @@ __all__ = [
     "PasswordHasher",
     "PasswordPolicy",
     "ProviderLink",
+    "RedisThrottle",
     "ReservedClaimError",
     "SQLAlchemyAuthStore",
     "SessionConfig",
@@ -94,4 +97,8 @@ def __getattr__(name: str) -> Any:
         from pywire_auth.stores.sqlalchemy import SQLAlchemyAuthStore
 
         return SQLAlchemyAuthStore
+    if name == "RedisThrottle":
+        from pywire_auth.throttles.redis import RedisThrottle
+
+        return RedisThrottle
     raise AttributeError(f"module 'pywire_auth' has no attribute {name!r}")

@@ -12,6 +12,7 @@ from pywire_auth.sessions import SessionManager
 
 __all__ = ["AuthState"]
 
+
 @dataclass
 class AuthState:
     """Everything the auth routes and middleware share for one app."""

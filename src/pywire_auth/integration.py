@@ -18,11 +18,11 @@ from pywire_auth.actions import AuthActions
 from pywire_auth.exceptions import ConfigurationError
 from pywire_auth.local.idp import LocalIdP
 from pywire_auth.local.routes import LocalRoutes, RegistrationClaims
-from pywire_auth.local.throttle import MemoryThrottle
 from pywire_auth.middleware import AuthMiddleware
 from pywire_auth.protocols import SessionStore, Throttle
 from pywire_auth.sessions import SessionConfig, SessionManager
 from pywire_auth.stores.memory import MemoryAuthStore
+from pywire_auth.throttles.memory import MemoryThrottle
 
 __all__ = ["connect_auth"]
 

@@ -31,6 +31,7 @@ EXPECTED_ALL = [
     "PasswordHasher",
     "PasswordPolicy",
     "ProviderLink",
+    "RedisThrottle",
     "ReservedClaimError",
     "SQLAlchemyAuthStore",
     "SessionConfig",
@@ -129,6 +130,23 @@ def test_missing_sqlalchemy_extra_gives_helpful_import_error() -> None:
     assert len(errors) == 2, result.stdout
     for line in errors:
         assert "pywire-auth[sqlalchemy]" in line
+
+
+def test_missing_redis_extra_gives_helpful_import_error() -> None:
+    result = _run_python(
+        """
+        import sys
+        sys.modules["redis"] = None  # as if the extra were not installed
+
+        from pywire_auth import MemoryThrottle, connect_auth
+        try:
+            from pywire_auth import RedisThrottle
+        except ImportError as error:
+            print("import-error:", error)
+        """
+    )
+    assert result.returncode == 0, result.stderr
+    assert "pywire-auth[redis]" in result.stdout
 
 
 def test_core_import_does_not_need_sqlalchemy() -> None:

@@ -1,6 +1,7 @@
 """Test helpers for pywire-auth and for third-party backends.
 
-``AuthStoreContract`` is the suite every :class:`~pywire_auth.AuthStore` must pass.
+``AuthStoreContract`` is the suite every :class:`~pywire_auth.AuthStore` must pass,
+``ThrottleContract`` the one for every :class:`~pywire_auth.Throttle`.
 Subclass it in your own tests and provide a ``store`` fixture::
 
     import pytest_asyncio
@@ -17,5 +18,6 @@ Needs ``pytest`` and ``pytest-asyncio`` (the ``dev`` extra).
 """
 
 from pywire_auth.testing.store_contract import AuthStoreContract
+from pywire_auth.testing.throttle_contract import ThrottleContract, ThrottleFactory
 
-__all__ = ["AuthStoreContract"]
+__all__ = ["AuthStoreContract", "ThrottleContract", "ThrottleFactory"]

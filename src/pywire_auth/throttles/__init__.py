@@ -1,0 +1,1 @@
+"""Throttle implementations: ``memory`` (one process) and ``redis`` (shared by all workers)."""
