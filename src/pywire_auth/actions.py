@@ -9,7 +9,7 @@ from pywire.auth import ClaimsPrincipal
 from pywire_auth._state import AuthState
 from pywire_auth.exceptions import UserNotFoundError
 from pywire_auth.local.principal import plain_user_id, principal_for, principal_user_id
-from pywire_auth.types import JSONValue
+from pywire_auth.types import JSONValue, UserRecord
 
 __all__ = ["AuthActions"]
 
@@ -31,38 +31,29 @@ class AuthActions:
         self, user_id: str, claims: Mapping[str, JSONValue | None]
     ) -> ClaimsPrincipal:
         """Set the given claims (a ``None`` value removes one) and push the result."""
-        uid = plain_user_id(user_id)
-        user = await self._state.store.get_user(uid)
-        if user is None:
-            raise UserNotFoundError(f"no user {user_id!r}")
+        user = await self._user(user_id)
         merged = dict(user.claims)
         for key, value in claims.items():
             if value is None:
                 merged.pop(key, None)
             else:
                 merged[key] = value
-        return await self._save(uid, merged)
+        return await self._save(user.user_id, merged)
 
     async def grant(self, user_id: str, claim_type: str, value: str) -> ClaimsPrincipal:
         """Add ``value`` to the user's ``claim_type`` claim (keeping other values)."""
-        uid = plain_user_id(user_id)
-        user = await self._state.store.get_user(uid)
-        if user is None:
-            raise UserNotFoundError(f"no user {user_id!r}")
+        user = await self._user(user_id)
         current = _as_list(user.claims.get(claim_type))
         if value not in current:
             current.append(value)
         merged = {**user.claims, claim_type: current[0] if len(current) == 1 else current}
-        return await self._save(uid, merged)
+        return await self._save(user.user_id, merged)
 
     async def revoke_claim(
         self, user_id: str, claim_type: str, value: str | None = None
     ) -> ClaimsPrincipal:
         """Remove one value of ``claim_type``, or the whole claim when ``value`` is None."""
-        uid = plain_user_id(user_id)
-        user = await self._state.store.get_user(uid)
-        if user is None:
-            raise UserNotFoundError(f"no user {user_id!r}")
+        user = await self._user(user_id)
         merged = dict(user.claims)
         remaining = (
             [] if value is None else [v for v in _as_list(merged.get(claim_type)) if v != value]
@@ -71,7 +62,7 @@ class AuthActions:
             merged[claim_type] = remaining[0] if len(remaining) == 1 else remaining
         else:
             merged.pop(claim_type, None)
-        return await self._save(uid, merged)
+        return await self._save(user.user_id, merged)
 
     async def revoke_session(self, session_token: str) -> None:
         """End one session (for example the one in ``request.scope``)."""
@@ -83,6 +74,12 @@ class AuthActions:
         ended = await self._state.sessions.end_all(uid)
         await self._state.channel.revoke(principal_user_id(uid))
         return ended
+
+    async def _user(self, user_id: str) -> UserRecord:
+        user = await self._state.store.get_user(plain_user_id(user_id))
+        if user is None:
+            raise UserNotFoundError(f"no user {user_id!r}")
+        return user
 
     async def _save(self, uid: str, claims: Mapping[str, JSONValue]) -> ClaimsPrincipal:
         user = await self._state.store.update_user(uid, claims=claims)

@@ -18,14 +18,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import signal
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
@@ -190,9 +189,9 @@ class ServerFleet:
             log_path = self.log_dir / f"server-{index}-{port}.log"
             self._log_paths.append(log_path)
             with log_path.open("wb") as log:
+                command = [sys.executable, "-m", "tests.backends._servers"]
                 proc = subprocess.Popen(
-                    [sys.executable, "-m", "tests.backends._servers"]
-                    + [str(listener.fileno()), self.db_url],
+                    [*command, str(listener.fileno()), self.db_url],
                     cwd=ROOT,
                     stdin=subprocess.DEVNULL,
                     stdout=log,
@@ -330,8 +329,7 @@ class TcpProxy:
 
 def _main(argv: list[str]) -> None:
     fd, db_url = int(argv[1]), argv[2]
-    # uvicorn turns SIGTERM into a graceful shutdown (lifespan closes the store).
-    signal.signal(signal.SIGINT, signal.default_int_handler)
+    # uvicorn turns SIGTERM into a graceful shutdown (the lifespan closes the store).
     asyncio.run(_serve(fd, db_url))
 
 
@@ -361,6 +359,3 @@ __all__ = [
     "session_count",
     "timed",
 ]
-
-# Keep type-checkers quiet about names only used in annotations above.
-_unused: tuple[object, ...] = (IO, Callable, Mapping)

@@ -22,7 +22,14 @@ from pywire_auth.stores._limits import (
 )
 from pywire_auth.types import JSONValue, ProviderLink, UserRecord
 
-__all__ = ["check_json", "check_link", "check_pw_hash", "check_text", "check_user"]
+__all__ = [
+    "check_json",
+    "check_link",
+    "check_pw_hash",
+    "check_registration",
+    "check_text",
+    "check_user",
+]
 
 
 def check_text(field: str, value: str, max_length: int, *, required: bool = True) -> None:
@@ -72,3 +79,13 @@ def check_link(link: ProviderLink) -> None:
 def check_pw_hash(pw_hash: str) -> None:
     """Validate a password hash string before it is written."""
     check_text("pw_hash", pw_hash, PW_HASH_LENGTH)
+
+
+def check_registration(user: UserRecord, link: ProviderLink, pw_hash: str | None) -> None:
+    """Validate everything ``AuthStore.create_user`` is about to write."""
+    check_user(user)
+    check_link(link)
+    if pw_hash is not None:
+        check_pw_hash(pw_hash)
+    if link.user_id != user.user_id:
+        raise InvalidInputError("link.user_id must be the new user's id")

@@ -13,7 +13,13 @@ from dataclasses import replace
 
 from pywire_auth.exceptions import InvalidInputError, UserExistsError, UserNotFoundError
 from pywire_auth.stores._limits import SESSION_ID_LENGTH
-from pywire_auth.stores._validate import check_link, check_pw_hash, check_text, check_user
+from pywire_auth.stores._validate import (
+    check_link,
+    check_pw_hash,
+    check_registration,
+    check_text,
+    check_user,
+)
 from pywire_auth.types import JSONValue, LoginRecord, ProviderLink, SessionRecord, UserRecord
 
 __all__ = ["MemoryAuthStore"]
@@ -48,15 +54,10 @@ class MemoryAuthStore:
         self, user: UserRecord, *, link: ProviderLink, pw_hash: str | None = None
     ) -> None:
         """Add ``user`` with its link and optional hash, all or nothing."""
-        check_user(user)
-        check_link(link)
-        if pw_hash is not None:
-            check_pw_hash(pw_hash)
+        check_registration(user, link, pw_hash)
         key = (link.provider, link.subject)
         if key in self._links or user.user_id in self._users:
             raise UserExistsError(f"{link.provider} identity already registered")
-        if link.user_id != user.user_id:
-            raise InvalidInputError("link.user_id must be the new user's id")
         self._users[user.user_id] = _frozen_copy(user)
         self._links[key] = replace(link, claims=copy.deepcopy(dict(link.claims)))
         if pw_hash is not None:

@@ -35,7 +35,13 @@ from pywire_auth.exceptions import (
 )
 from pywire_auth.stores._limits import SESSION_ID_LENGTH
 from pywire_auth.stores._schema import credentials, metadata, provider_links, sessions, users
-from pywire_auth.stores._validate import check_link, check_pw_hash, check_text, check_user
+from pywire_auth.stores._validate import (
+    check_link,
+    check_pw_hash,
+    check_registration,
+    check_text,
+    check_user,
+)
 from pywire_auth.types import JSONValue, LoginRecord, ProviderLink, SessionRecord, UserRecord
 
 __all__ = ["SQLAlchemyAuthStore", "metadata"]
@@ -210,12 +216,7 @@ class SQLAlchemyAuthStore:
         self, user: UserRecord, *, link: ProviderLink, pw_hash: str | None = None
     ) -> None:
         """Insert user, link and credential in one transaction; all or nothing."""
-        check_user(user)
-        check_link(link)
-        if pw_hash is not None:
-            check_pw_hash(pw_hash)
-        if link.user_id != user.user_id:
-            raise InvalidInputError("link.user_id must be the new user's id")
+        check_registration(user, link, pw_hash)
 
         async def work(conn: AsyncConnection) -> None:
             await conn.execute(
