@@ -10,7 +10,8 @@
   where ``FD`` is a listening socket the test bound (and so knows the port of)
   before the process started: no port can be taken by someone else meanwhile.
 * :class:`TcpProxy` sits between a store and its database server and can cut the
-  line (``cut()``) and mend it (``restore()``) to simulate an outage.
+  line (``cut()``), make it swallow every byte (``stall()``) and mend it
+  (``restore()``) to simulate an outage.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from pywire_auth import Argon2Hasher, LocalIdP, SQLAlchemyAuthStore, connect_auth
 from pywire_auth.protocols import AuthStore
-from pywire_auth.stores._schema import credentials, provider_links, sessions, users
+from pywire_auth.stores._schema import credentials, provider_links, users
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGES_DIR = ROOT / "examples" / "local_idp" / "src" / "pages"
@@ -131,16 +132,6 @@ async def row_counts(url: str) -> tuple[int, int, int]:
     return (int(counts[0] or 0), int(counts[1] or 0), int(counts[2] or 0))
 
 
-async def session_count(url: str) -> int:
-    engine = create_async_engine(url)
-    try:
-        async with engine.connect() as conn:
-            count = await conn.scalar(sa.select(sa.func.count()).select_from(sessions))
-    finally:
-        await engine.dispose()
-    return int(count or 0)
-
-
 async def timed(awaitable: Awaitable[httpx.Response]) -> tuple[httpx.Response, float]:
     """The response and how many seconds it took."""
     start = time.monotonic()
@@ -177,8 +168,12 @@ class ServerFleet:
             raise
         return self
 
-    async def __aexit__(self, *_exc: object) -> None:
+    async def __aexit__(self, exc_type: object, *_exc: object) -> None:
         self.stop()
+        if exc_type is not None:
+            # Shown by pytest under "Captured stdout" when the test fails with
+            # something other than an assertion that already carries the logs.
+            print(self.logs())
 
     def _spawn(self, index: int) -> None:
         listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -251,16 +246,21 @@ async def _serve(fd: int, db_url: str) -> None:
 
 
 class TcpProxy:
-    """Forwards 127.0.0.1:``port`` to ``target``; :meth:`cut` simulates an outage.
+    """Forwards 127.0.0.1:``port`` to ``target``; :meth:`cut` and :meth:`stall` break it.
 
-    While cut, every open connection is dropped and new ones are accepted and closed
-    at once (a server that is down or restarting); :meth:`restore` forwards again.
+    * :meth:`cut`: every open connection is dropped and new ones are accepted and
+      closed at once (a server that is down or restarting).
+    * :meth:`stall`: connections stay open but nothing gets through any more, and
+      new ones are accepted but never answered (a black-holed network, a hung server).
+    * :meth:`restore` forwards again; connections that hung in a stall are dropped.
     """
 
     def __init__(self, target_host: str, target_port: int) -> None:
         self.target = (target_host, target_port)
         self.port = 0
         self.is_cut = False
+        self._flowing = asyncio.Event()
+        self._flowing.set()
         self._server: asyncio.Server | None = None
         self._open: set[asyncio.StreamWriter] = set()
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -282,11 +282,19 @@ class TcpProxy:
             writer.transport.abort()
         self._open.clear()
 
+    def stall(self) -> None:
+        """Stop passing bytes, keeping every connection open, until :meth:`restore`."""
+        self._flowing.clear()
+
     def restore(self) -> None:
+        if not self._flowing.is_set():
+            self.cut()  # the hung connections' state is lost, as after a partition
         self.is_cut = False
+        self._flowing.set()
 
     async def close(self) -> None:
         self.cut()
+        self._flowing.set()  # wake everything that waits, to see the cut and end
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
@@ -294,30 +302,46 @@ class TcpProxy:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
-    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        if self.is_cut:
-            writer.transport.abort()
-            return
-        try:
-            up_reader, up_writer = await asyncio.open_connection(*self.target)
-        except OSError:
-            writer.transport.abort()
-            return
-        if self.is_cut:  # cut while we were connecting
-            writer.transport.abort()
-            up_writer.transport.abort()
-            return
-        self._open.update((writer, up_writer))
-        for task in (
-            asyncio.create_task(self._pipe(reader, up_writer)),
-            asyncio.create_task(self._pipe(up_reader, writer)),
-        ):
+    def _track(self) -> None:
+        task = asyncio.current_task()
+        if task is not None:
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._track()
+        self._open.add(writer)
+        try:
+            await self._flowing.wait()  # accepted, but not answered during a stall
+            if self.is_cut:
+                writer.transport.abort()
+                return
+            try:
+                up_reader, up_writer = await asyncio.open_connection(*self.target)
+            except OSError:
+                writer.transport.abort()
+                return
+            self._open.add(up_writer)
+            if self.is_cut:  # cut while we were connecting
+                writer.transport.abort()
+                up_writer.transport.abort()
+                return
+            for task in (
+                asyncio.create_task(self._pipe(reader, up_writer)),
+                asyncio.create_task(self._pipe(up_reader, writer)),
+            ):
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+        except asyncio.CancelledError:
+            writer.transport.abort()
+            raise
 
     async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             while data := await reader.read(65536):
+                await self._flowing.wait()
+                if writer.transport.is_closing():
+                    break
                 writer.write(data)
                 await writer.drain()
         except (ConnectionError, OSError):
@@ -356,6 +380,5 @@ __all__ = [
     "profile_email",
     "row_counts",
     "session_cookie",
-    "session_count",
     "timed",
 ]

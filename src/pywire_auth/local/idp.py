@@ -39,6 +39,8 @@ SECRET_ENV = "LOCAL_IDP_SECRET"  # noqa: S105 - the variable's name, not a secre
 # Sign-in refuses to hash absurdly long input even if the policy was widened later:
 # Argon2 pre-hashes the password, so cost grows with its length.
 _MAX_VERIFY_CHARS = 4096
+# How often a password change retries when sign-ins keep rehashing the old password.
+_CHANGE_ATTEMPTS = 3
 # Claims a stored user may not carry: the principal and the token own them.
 _OWNED_CLAIMS = RESERVED_CLAIMS | {"email"}
 
@@ -164,7 +166,8 @@ class LocalIdP:
     async def change_password(self, *, user_id: str, old_password: str, new_password: str) -> bool:
         """Replace the password if ``old_password`` is right; ``False`` otherwise.
 
-        Also ``False`` if another change won a race with this one. Raises
+        A sign-in rehashing the old password meanwhile does not make it fail; a
+        different password set meanwhile does (``False``). Raises
         :class:`~pywire_auth.WeakPasswordError` if the new password breaks policy.
         """
         new_plain = self.password_policy.normalize(new_password)
@@ -177,7 +180,19 @@ class LocalIdP:
         if not await self.hasher.verify(old_hash, old_plain):
             return False
         new_hash = await self.hasher.hash(new_plain)
-        return await self.store.set_password_hash(uid, new_hash, expected=old_hash)
+        for _ in range(_CHANGE_ATTEMPTS):
+            if await self.store.set_password_hash(uid, new_hash, expected=old_hash):
+                return True
+            # The hash changed since we read it. A sign-in may only have rehashed
+            # the same password (then try again on top of it); a real change by
+            # someone else wins, and this one reports failure.
+            current = await self.store.get_password_hash(uid)
+            if current is None or current == old_hash:
+                return False
+            if not await self.hasher.verify(current, old_plain):
+                return False
+            old_hash = current
+        return False
 
     async def reset_password(self, *, user_id: str, new_password: str) -> None:
         """Set a new password without the old one (admin reset, reset-link flows).

@@ -52,6 +52,11 @@ logger = logging.getLogger("pywire_auth.stores.sqlalchemy")
 # StoreUnavailableError within seconds, not hang a request forever.
 _CONNECT_TIMEOUT = 5
 _POOL_TIMEOUT = 10
+#: Longest any one store operation may take, end to end, before it is unavailable.
+_OPERATION_TIMEOUT = 10.0
+# Operations given up on keep running until their cancellation completes; a
+# reference here keeps them from being garbage-collected mid-cleanup.
+_ABANDONED: set[asyncio.Future[Any]] = set()
 _DRIVER_ARGS: dict[str, dict[str, Any]] = {
     "aiosqlite": {"timeout": _CONNECT_TIMEOUT},
     "asyncpg": {"timeout": _CONNECT_TIMEOUT, "command_timeout": 30},
@@ -111,6 +116,12 @@ def _make_engine(url: str) -> AsyncEngine:
         ) from err
 
 
+def _forget(task: asyncio.Future[Any]) -> None:
+    _ABANDONED.discard(task)
+    if not task.cancelled():
+        task.exception()  # retrieved, so asyncio does not log it as lost
+
+
 def _user_from_row(row: Row[Any]) -> UserRecord:
     return UserRecord(
         user_id=row.user_id,
@@ -130,7 +141,13 @@ class SQLAlchemyAuthStore:
     >>> store = SQLAlchemyAuthStore("sqlite+aiosqlite:///./local-auth.db")  # doctest: +SKIP
     """
 
-    def __init__(self, url_or_engine: str | AsyncEngine, *, create_tables: bool = True) -> None:
+    def __init__(
+        self,
+        url_or_engine: str | AsyncEngine,
+        *,
+        create_tables: bool = True,
+        timeout: float = _OPERATION_TIMEOUT,
+    ) -> None:
         if isinstance(url_or_engine, AsyncEngine):
             self._engine = url_or_engine
             self._owns_engine = False
@@ -141,6 +158,9 @@ class SQLAlchemyAuthStore:
             raise ConfigurationError("SQLAlchemyAuthStore needs a database URL or an AsyncEngine")
         if self._engine.dialect.name == "sqlite":
             event.listen(self._engine.sync_engine, "connect", _configure_sqlite)
+        if timeout <= 0:
+            raise ConfigurationError("timeout must be positive")
+        self._timeout = timeout
         self._schema_ready = not create_tables
         self._schema_lock = asyncio.Lock()
 
@@ -191,26 +211,64 @@ class SQLAlchemyAuthStore:
             logger.warning("auth store unavailable: %s: %s", type(err).__name__, err)
             raise StoreUnavailableError("the user store is unavailable") from err
 
-    @asynccontextmanager
-    async def _read(self) -> AsyncIterator[AsyncConnection]:
-        if not self._schema_ready:
-            await self.create_tables()
-        async with self._mapped_errors(), self._engine.connect() as conn:
-            yield conn
+    async def _bounded(self, operation: Awaitable[_T]) -> _T:
+        """Await ``operation`` for at most ``timeout`` seconds.
+
+        A database that accepts connections but never answers would otherwise hang
+        the request until a TCP timeout. On expiry the operation is cancelled in
+        the background (its connection may take a while to clean up) and the
+        caller gets StoreUnavailableError at once.
+        """
+        task = asyncio.ensure_future(operation)
+        try:
+            done, _ = await asyncio.wait({task}, timeout=self._timeout)
+        except asyncio.CancelledError:
+            task.cancel()
+            raise
+        if not done:
+            task.cancel()
+            _ABANDONED.add(task)
+            task.add_done_callback(_forget)
+            logger.warning("auth store did not answer within %s s", self._timeout)
+            raise StoreUnavailableError("the user store did not answer in time")
+        return task.result()
+
+    async def _rows(
+        self, statement: sa.Executable, params: dict[str, Any] | None = None
+    ) -> list[Row[Any]]:
+        """Run one read statement on a pooled connection and return all its rows."""
+
+        async def read() -> list[Row[Any]]:
+            if not self._schema_ready:
+                await self.create_tables()
+            async with self._mapped_errors(), self._engine.connect() as conn:
+                return list((await conn.execute(statement, params or {})).all())
+
+        return await self._bounded(read())
+
+    async def _row(
+        self, statement: sa.Executable, params: dict[str, Any] | None = None
+    ) -> Row[Any] | None:
+        rows = await self._rows(statement, params)
+        return rows[0] if rows else None
 
     async def _transact(self, work: Callable[[AsyncConnection], Awaitable[_T]]) -> _T:
         """Run ``work`` in one transaction, retrying it when the database picked it as
         a deadlock or serialization victim (InnoDB does so for racing inserts of one
         key); the retry then sees the winner's row and fails cleanly."""
-        if not self._schema_ready:
-            await self.create_tables()
-        for attempt in range(_DEADLOCK_RETRIES):
-            try:
-                async with self._mapped_errors(retryable=True), self._engine.begin() as conn:
-                    return await work(conn)
-            except _RetryTransaction:
-                await asyncio.sleep(0.005 * (attempt + 1))
-        raise StoreUnavailableError("the user store kept aborting the transaction")
+
+        async def attempts() -> _T:
+            if not self._schema_ready:
+                await self.create_tables()
+            for attempt in range(_DEADLOCK_RETRIES):
+                try:
+                    async with self._mapped_errors(retryable=True), self._engine.begin() as conn:
+                        return await work(conn)
+                except _RetryTransaction:
+                    await asyncio.sleep(0.005 * (attempt + 1))
+            raise StoreUnavailableError("the user store kept aborting the transaction")
+
+        return await self._bounded(attempts())
 
     async def create_user(
         self, user: UserRecord, *, link: ProviderLink, pw_hash: str | None = None
@@ -243,8 +301,7 @@ class SQLAlchemyAuthStore:
 
     async def get_user(self, user_id: str) -> UserRecord | None:
         """The user with this id, or ``None``."""
-        async with self._read() as conn:
-            row = (await conn.execute(sa.select(users).where(users.c.user_id == user_id))).first()
+        row = await self._row(sa.select(users).where(users.c.user_id == user_id))
         return _user_from_row(row) if row else None
 
     async def get_user_by_link(self, provider: str, subject: str) -> UserRecord | None:
@@ -254,18 +311,15 @@ class SQLAlchemyAuthStore:
 
     async def get_login(self, provider: str, subject: str) -> LoginRecord | None:
         """User and password hash for an identity, in one indexed query."""
-        async with self._read() as conn:
-            row = (
-                await conn.execute(_LOGIN_QUERY, {"provider": provider, "subject": subject})
-            ).first()
+        row = await self._row(_LOGIN_QUERY, {"provider": provider, "subject": subject})
         return LoginRecord(user=_user_from_row(row), pw_hash=row.pw_hash) if row else None
 
     async def get_password_hash(self, user_id: str) -> str | None:
         """The user's hash, or ``None``."""
-        query = sa.select(credentials.c.pw_hash).where(credentials.c.user_id == user_id)
-        async with self._read() as conn:
-            value: str | None = await conn.scalar(query)
-        return value
+        row = await self._row(
+            sa.select(credentials.c.pw_hash).where(credentials.c.user_id == user_id)
+        )
+        return str(row.pw_hash) if row else None
 
     async def set_password_hash(
         self, user_id: str, pw_hash: str, *, expected: str | None = None
@@ -343,8 +397,7 @@ class SQLAlchemyAuthStore:
             .where(provider_links.c.user_id == user_id)
             .order_by(provider_links.c.provider, provider_links.c.subject)
         )
-        async with self._read() as conn:
-            rows = (await conn.execute(query)).all()
+        rows = await self._rows(query)
         return [ProviderLink(r.provider, r.subject, r.user_id, r.claims or {}) for r in rows]
 
     async def delete_user(self, user_id: str) -> bool:
@@ -383,17 +436,14 @@ class SQLAlchemyAuthStore:
 
     async def get_session(self, session_id: str) -> SessionRecord | None:
         """The session, or ``None``."""
-        query = sa.select(sessions).where(sessions.c.session_id == session_id)
-        async with self._read() as conn:
-            row = (await conn.execute(query)).first()
+        row = await self._row(sa.select(sessions).where(sessions.c.session_id == session_id))
         if row is None:
             return None
         return SessionRecord(row.session_id, row.user_id, row.created_at, row.expires_at)
 
     async def get_session_user(self, session_id: str) -> tuple[SessionRecord, UserRecord] | None:
         """The session and its user, in one indexed query."""
-        async with self._read() as conn:
-            row = (await conn.execute(_SESSION_USER_QUERY, {"session_id": session_id})).first()
+        row = await self._row(_SESSION_USER_QUERY, {"session_id": session_id})
         if row is None:
             return None
         session = SessionRecord(row.session_id, row.user_id, row.created_at, row.expires_at)
