@@ -52,6 +52,8 @@ logger = logging.getLogger("pywire_auth.stores.sqlalchemy")
 # StoreUnavailableError within seconds, not hang a request forever.
 _CONNECT_TIMEOUT = 5
 _POOL_TIMEOUT = 10
+_POOL_SIZE = 16
+_POOL_OVERFLOW = 8
 #: Longest any one store operation may take, end to end, before it is unavailable.
 _OPERATION_TIMEOUT = 10.0
 # Operations given up on keep running until their cancellation completes; a
@@ -65,6 +67,9 @@ _DRIVER_ARGS: dict[str, dict[str, Any]] = {
 
 
 _DEADLOCK_RETRIES = 5
+# A dead pooled connection fails its first statement; SQLAlchemy then drops every
+# connection of the stale pool, so a second attempt runs on a fresh one.
+_STALE_RETRIES = 2
 _SCHEMA_ATTEMPTS = 5
 # MySQL/MariaDB: 1213 deadlock. PostgreSQL: 40P01 deadlock, 40001 serialization failure.
 _DEADLOCK_CODES = {1213, "40P01", "40001"}
@@ -104,7 +109,15 @@ def _make_engine(url: str) -> AsyncEngine:
         driver_args = _DRIVER_ARGS.get(parsed.get_driver_name(), {})
         return create_async_engine(
             parsed,
-            pool_pre_ping=True,
+            # No pre-ping: it costs a round trip on every checkout. A connection that
+            # died meanwhile fails its first statement instead, SQLAlchemy then drops
+            # the whole stale pool, and the operation is retried on a fresh one.
+            pool_pre_ping=False,
+            # Enough steady connections for a busy worker: overflow connections are
+            # closed on return, and reopening them (TLS, auth) costs far more than
+            # the query.
+            pool_size=_POOL_SIZE,
+            max_overflow=_POOL_OVERFLOW,
             pool_timeout=_POOL_TIMEOUT,
             connect_args=driver_args,
         )
@@ -160,6 +173,14 @@ class SQLAlchemyAuthStore:
             event.listen(self._engine.sync_engine, "connect", _configure_sqlite)
         if timeout <= 0:
             raise ConfigurationError("timeout must be positive")
+        # Single-statement reads need no transaction: in autocommit asyncpg skips
+        # BEGIN and ROLLBACK, two of a lookup's three round trips. Elsewhere the
+        # switch itself costs (MySQL sends SETs, aiosqlite hops threads), so no.
+        self._reads = (
+            self._engine.execution_options(isolation_level="AUTOCOMMIT")
+            if self._engine.dialect.name == "postgresql"
+            else self._engine
+        )
         self._timeout = timeout
         self._schema_ready = not create_tables
         self._schema_lock = asyncio.Lock()
@@ -203,7 +224,7 @@ class SQLAlchemyAuthStore:
         except exc.IntegrityError:
             raise
         except exc.DBAPIError as err:
-            if retryable and _is_deadlock(err):
+            if retryable and (_is_deadlock(err) or err.connection_invalidated):
                 raise _RetryTransaction from err
             logger.warning("auth store unavailable: %s: %s", type(err).__name__, err)
             raise StoreUnavailableError("the user store is unavailable") from err
@@ -241,8 +262,13 @@ class SQLAlchemyAuthStore:
         async def read() -> list[Row[Any]]:
             if not self._schema_ready:
                 await self.create_tables()
-            async with self._mapped_errors(), self._engine.connect() as conn:
-                return list((await conn.execute(statement, params or {})).all())
+            for _ in range(_STALE_RETRIES):
+                try:
+                    async with self._mapped_errors(retryable=True), self._reads.connect() as conn:
+                        return list((await conn.execute(statement, params or {})).all())
+                except _RetryTransaction:
+                    continue
+            raise StoreUnavailableError("the user store keeps dropping connections")
 
         return await self._bounded(read())
 
@@ -255,7 +281,8 @@ class SQLAlchemyAuthStore:
     async def _transact(self, work: Callable[[AsyncConnection], Awaitable[_T]]) -> _T:
         """Run ``work`` in one transaction, retrying it when the database picked it as
         a deadlock or serialization victim (InnoDB does so for racing inserts of one
-        key); the retry then sees the winner's row and fails cleanly."""
+        key; the retry then sees the winner's row and fails cleanly) or when its
+        pooled connection turned out to be dead (nothing was committed on it)."""
 
         async def attempts() -> _T:
             if not self._schema_ready:
