@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
@@ -33,6 +33,7 @@ from pywire_auth.exceptions import (
     UserExistsError,
     UserNotFoundError,
 )
+from pywire_auth.stores._hot_reads import DRIVER_ERRORS, HotQuery, fetch_one_raw, json_value
 from pywire_auth.stores._limits import SESSION_ID_LENGTH
 from pywire_auth.stores._schema import credentials, metadata, provider_links, sessions, users
 from pywire_auth.stores._validate import (
@@ -107,6 +108,12 @@ def _make_engine(url: str) -> AsyncEngine:
     try:
         parsed = sa.make_url(url)
         driver_args = _DRIVER_ARGS.get(parsed.get_driver_name(), {})
+        extra: dict[str, Any] = {}
+        if parsed.get_backend_name() == "sqlite":
+            # Every write here runs in engine.begin(), which commits or rolls back
+            # itself, and reads open no SQLite transaction: the pool's own rollback
+            # on return would only cost a thread hand-off per lookup.
+            extra["pool_reset_on_return"] = None
         return create_async_engine(
             parsed,
             # No pre-ping: it costs a round trip on every checkout. A connection that
@@ -120,6 +127,7 @@ def _make_engine(url: str) -> AsyncEngine:
             max_overflow=_POOL_OVERFLOW,
             pool_timeout=_POOL_TIMEOUT,
             connect_args=driver_args,
+            **extra,
         )
     except (exc.ArgumentError, exc.NoSuchModuleError, exc.InvalidRequestError) as err:
         raise ConfigurationError(f"cannot use database URL: {err}") from err
@@ -133,6 +141,12 @@ def _forget(task: asyncio.Future[Any]) -> None:
     _ABANDONED.discard(task)
     if not task.cancelled():
         task.exception()  # retrieved, so asyncio does not log it as lost
+
+
+def _user_from_values(values: Sequence[Any]) -> UserRecord:
+    # The hot queries select the user's columns first, in table order.
+    user_id, email, name, claims, extras = values[:5]
+    return UserRecord(user_id, email, name, json_value(claims), json_value(extras))
 
 
 def _user_from_row(row: Row[Any]) -> UserRecord:
@@ -182,6 +196,9 @@ class SQLAlchemyAuthStore:
             else self._engine
         )
         self._timeout = timeout
+        self._hot_user = HotQuery(_USER_QUERY, self._engine)
+        self._hot_login = HotQuery(_LOGIN_QUERY, self._engine)
+        self._hot_session = HotQuery(_SESSION_USER_QUERY, self._engine)
         self._schema_ready = not create_tables
         self._schema_lock = asyncio.Lock()
 
@@ -278,6 +295,30 @@ class SQLAlchemyAuthStore:
         rows = await self._rows(statement, params)
         return rows[0] if rows else None
 
+    async def _hot_row(self, hot: HotQuery, params: dict[str, Any]) -> Sequence[Any] | None:
+        """One row of a per-request lookup, straight from the driver where possible."""
+        if not hot.raw:
+            row = await self._row(hot.query, params)
+            return tuple(row) if row is not None else None
+
+        async def read() -> Sequence[Any] | None:
+            if not self._schema_ready:
+                await self.create_tables()
+            failure: BaseException | None = None
+            for _ in range(_STALE_RETRIES):
+                async with self._mapped_errors(), self._reads.connect() as conn:
+                    try:
+                        return await fetch_one_raw(conn, hot, params)
+                    except DRIVER_ERRORS as err:
+                        # SQLAlchemy never saw this error: drop the connection here
+                        # so a dead one does not go back to the pool, then retry.
+                        failure = err
+                        await conn.invalidate()
+            logger.warning("auth store unavailable: %s", type(failure).__name__)
+            raise StoreUnavailableError("the user store is unavailable") from failure
+
+        return await self._bounded(read())
+
     async def _transact(self, work: Callable[[AsyncConnection], Awaitable[_T]]) -> _T:
         """Run ``work`` in one transaction, retrying it when the database picked it as
         a deadlock or serialization victim (InnoDB does so for racing inserts of one
@@ -328,8 +369,8 @@ class SQLAlchemyAuthStore:
 
     async def get_user(self, user_id: str) -> UserRecord | None:
         """The user with this id, or ``None``."""
-        row = await self._row(sa.select(users).where(users.c.user_id == user_id))
-        return _user_from_row(row) if row else None
+        row = await self._hot_row(self._hot_user, {"user_id": user_id})
+        return _user_from_values(row) if row else None
 
     async def get_user_by_link(self, provider: str, subject: str) -> UserRecord | None:
         """The user linked to ``(provider, subject)``, or ``None``."""
@@ -338,8 +379,8 @@ class SQLAlchemyAuthStore:
 
     async def get_login(self, provider: str, subject: str) -> LoginRecord | None:
         """User and password hash for an identity, in one indexed query."""
-        row = await self._row(_LOGIN_QUERY, {"provider": provider, "subject": subject})
-        return LoginRecord(user=_user_from_row(row), pw_hash=row.pw_hash) if row else None
+        row = await self._hot_row(self._hot_login, {"provider": provider, "subject": subject})
+        return LoginRecord(user=_user_from_values(row), pw_hash=row[5]) if row else None
 
     async def get_password_hash(self, user_id: str) -> str | None:
         """The user's hash, or ``None``."""
@@ -470,11 +511,11 @@ class SQLAlchemyAuthStore:
 
     async def get_session_user(self, session_id: str) -> tuple[SessionRecord, UserRecord] | None:
         """The session and its user, in one indexed query."""
-        row = await self._row(_SESSION_USER_QUERY, {"session_id": session_id})
+        row = await self._hot_row(self._hot_session, {"session_id": session_id})
         if row is None:
             return None
-        session = SessionRecord(row.session_id, row.user_id, row.created_at, row.expires_at)
-        return session, _user_from_row(row)
+        session = SessionRecord(row[5], row[0], int(row[6]), int(row[7]))
+        return session, _user_from_values(row)
 
     async def touch_session(self, session_id: str, expires_at: int) -> bool:
         """Move the session's expiry."""
@@ -512,6 +553,8 @@ class SQLAlchemyAuthStore:
         if self._owns_engine:
             await self._engine.dispose()
 
+
+_USER_QUERY = sa.select(users).where(users.c.user_id == sa.bindparam("user_id"))
 
 # Built once: the login path is the hottest query and needs no per-call compilation.
 _LOGIN_QUERY = (
