@@ -33,7 +33,13 @@ from pywire_auth.exceptions import (
     UserExistsError,
     UserNotFoundError,
 )
-from pywire_auth.stores._hot_reads import DRIVER_ERRORS, HotQuery, fetch_one_raw, json_value
+from pywire_auth.stores._hot_reads import (
+    DRIVER_ERRORS,
+    HotQuery,
+    SQLiteReader,
+    fetch_one_raw,
+    json_value,
+)
 from pywire_auth.stores._limits import SESSION_ID_LENGTH
 from pywire_auth.stores._schema import credentials, metadata, provider_links, sessions, users
 from pywire_auth.stores._validate import (
@@ -196,6 +202,7 @@ class SQLAlchemyAuthStore:
             else self._engine
         )
         self._timeout = timeout
+        self._sqlite_reader = SQLiteReader.for_engine(self._engine)
         self._hot_user = HotQuery(_USER_QUERY, self._engine)
         self._hot_login = HotQuery(_LOGIN_QUERY, self._engine)
         self._hot_session = HotQuery(_SESSION_USER_QUERY, self._engine)
@@ -300,6 +307,14 @@ class SQLAlchemyAuthStore:
         if not hot.raw:
             row = await self._row(hot.query, params)
             return tuple(row) if row is not None else None
+        if self._sqlite_reader is not None and self._schema_ready:
+            # A local file needs no network deadline: WAL readers never wait for
+            # the writer, and the busy timeout bounds the rare checkpoint wait.
+            try:
+                return await self._sqlite_reader.fetch_one(hot, params)
+            except DRIVER_ERRORS as err:
+                logger.warning("auth store unavailable: %s", type(err).__name__)
+                raise StoreUnavailableError("the user store is unavailable") from err
 
         async def read() -> Sequence[Any] | None:
             if not self._schema_ready:
@@ -550,6 +565,8 @@ class SQLAlchemyAuthStore:
 
     async def close(self) -> None:
         """Dispose the engine if this store created it; a shared engine is left alone."""
+        if self._sqlite_reader is not None:
+            await self._sqlite_reader.close()
         if self._owns_engine:
             await self._engine.dispose()
 
