@@ -12,31 +12,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
 from sqlalchemy import event
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from pywire_auth import LocalIdP, UserExistsError
-from pywire_auth.stores._schema import credentials, provider_links, users
 from pywire_auth.stores.sqlalchemy import SQLAlchemyAuthStore
 from pywire_auth.types import LOCAL_PROVIDER, ProviderLink, UserRecord
+from tests.backends._servers import row_counts
 
 pytestmark = pytest.mark.asyncio
 
 SECRET = "x" * 32
-
-
-async def row_counts(url: str) -> tuple[int, int, int]:
-    engine = create_async_engine(url)
-    try:
-        async with engine.connect() as conn:
-            counts = [
-                await conn.scalar(sa.select(sa.func.count()).select_from(table))
-                for table in (users, credentials, provider_links)
-            ]
-    finally:
-        await engine.dispose()
-    return (int(counts[0] or 0), int(counts[1] or 0), int(counts[2] or 0))
 
 
 def _register_in_process(url: str, barrier: Any, results: Any) -> None:
