@@ -5,7 +5,14 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from pywire_auth import ERROR_CODES, MemoryThrottle, SQLAlchemyAuthStore
+from pywire_auth import (
+    ERROR_CODES,
+    MemoryAuthStore,
+    MemoryThrottle,
+    SessionRecord,
+    SQLAlchemyAuthStore,
+    StoreUnavailableError,
+)
 from tests.web.conftest import (
     PASSWORD,
     AppFactory,
@@ -274,3 +281,33 @@ async def test_memory_throttle_undo_refunds_one_attempt() -> None:
     assert await throttle.hit("k")
     assert not await throttle.hit("k")
     await throttle.undo("missing")  # nothing to refund, no error
+
+
+class _SessionsDown(MemoryAuthStore):
+    """Users can be read, but no session can be written."""
+
+    sessions_down = False
+
+    async def create_session(self, session: SessionRecord) -> None:
+        if self.sessions_down:
+            raise StoreUnavailableError("the test switched session writes off")
+        await super().create_session(session)
+
+
+async def test_right_password_with_session_write_down_is_not_a_guess(
+    app_factory: AppFactory,
+) -> None:
+    store = _SessionsDown()
+    web = await app_factory(store=store, throttle=MemoryThrottle(limit=2, window=60))
+    client = web.client()
+    assert location(await register(client, "ann@example.com")) == "/"
+    await revoke(client)
+    store.sessions_down = True
+    for _ in range(3):
+        response = await login(client, "ann@example.com")
+        assert error_code(response) == "unavailable"
+        assert_no_session_cookie(response)
+    store.sessions_down = False
+    response = await login(client, "ann@example.com")
+    assert redirect_path(response) == "/"
+    assert await signed_in_as(client) == "ann@example.com"

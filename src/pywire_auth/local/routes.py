@@ -190,11 +190,12 @@ class LocalRoutes:
                 raise ThrottledError("too many sign-in attempts")
         async with _refund_if_undecided(throttle, ip_key, email_key):
             principal = await self.idp.verify_credentials(email=email, password=password)
-        if principal is None:
-            return self._fail(request, fields, "invalid", self.login_page)
+            if principal is None:
+                return self._fail(request, fields, "invalid", self.login_page)
+            response = await self._sign_in(request, principal.user_id, fields)
         if throttle is not None:
             await throttle.reset(email_key)
-        return await self._sign_in(request, principal.user_id, fields)
+        return response
 
     async def revoke(self, request: Request, fields: dict[str, str]) -> Response:
         """``POST {prefix}/local/revoke``: end every session of the user, everywhere."""
