@@ -55,8 +55,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from pywire_auth import LocalIdP, ProviderLink, SQLAlchemyAuthStore, UserRecord
 from pywire_auth.local.principal import principal_for
 from pywire_auth.sessions import SessionManager
-from pywire_auth.stores import sqlalchemy as store_module
-from pywire_auth.stores._schema import metadata, users
+from pywire_auth.stores import _sql_engine, _sql_queries
+from pywire_auth.stores._schema import metadata
 
 BENCH_DB = "pywire_auth_bench"
 POSTGRES_ENV = "PYWIRE_AUTH_TEST_POSTGRES_URL"
@@ -65,7 +65,7 @@ SESSION_SECRET = "s" * 32
 # A well-formed but fake hash: this benchmark measures the database path, not Argon2.
 FAKE_HASH = "$argon2id$v=19$m=65536,t=3,p=4$c2FsdHNhbHRzYWx0c2FsdA$" + "A" * 43
 # What principal_from_id_token runs (store.get_user), as one reusable statement.
-USER_BY_ID_QUERY = sa.select(users).where(users.c.user_id == sa.bindparam("user_id"))
+USER_BY_ID_QUERY = _sql_queries.USER_QUERY
 GOAL = 0.5
 
 Op = Callable[[int], Awaitable[Any]]
@@ -387,8 +387,8 @@ async def explain(backend: str, raw: Raw, queries: dict[str, tuple[Compiled, tup
 
 class Queries:
     def __init__(self, dialect: sa.Dialect) -> None:
-        self.login = Compiled(store_module._LOGIN_QUERY, dialect)
-        self.session = Compiled(store_module._SESSION_USER_QUERY, dialect)
+        self.login = Compiled(_sql_queries.LOGIN_QUERY, dialect)
+        self.session = Compiled(_sql_queries.SESSION_USER_QUERY, dialect)
         self.user = Compiled(USER_BY_ID_QUERY, dialect)
 
 
@@ -523,7 +523,7 @@ async def variants(
     args: argparse.Namespace,
 ) -> list[Result]:
     """The same store on engines configured otherwise: where does the gap come from?"""
-    connect_args = store_module._DRIVER_ARGS.get(store.engine.dialect.driver, {})
+    connect_args = _sql_engine._DRIVER_ARGS.get(store.engine.dialect.driver, {})
     size, overflow = pool_capacity(store.engine)
     whole = {"pool_size": size + overflow, "max_overflow": 0}
     configs: dict[str, dict[str, Any]] = {

@@ -20,7 +20,7 @@ try:
     import sqlalchemy as sa
     from sqlalchemy import event, exc
     from sqlalchemy.engine import Row
-    from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+    from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 except ImportError as _missing:  # pragma: no cover - exercised in a venv without the extra
     raise ImportError(
         "SQLAlchemyAuthStore needs the 'sqlalchemy' extra: pip install 'pywire-auth[sqlalchemy]'"
@@ -38,10 +38,28 @@ from pywire_auth.stores._hot_reads import (
     HotQuery,
     SQLiteReader,
     fetch_one_raw,
-    json_value,
 )
 from pywire_auth.stores._limits import SESSION_ID_LENGTH
 from pywire_auth.stores._schema import credentials, metadata, provider_links, sessions, users
+from pywire_auth.stores._sql_engine import (
+    DEADLOCK_RETRIES,
+    OPERATION_TIMEOUT,
+    SCHEMA_ATTEMPTS,
+    STALE_RETRIES,
+    RetryTransaction,
+    configure_sqlite,
+    is_deadlock,
+    make_engine,
+    run_bounded,
+)
+from pywire_auth.stores._sql_queries import (
+    LOGIN_QUERY,
+    SESSION_USER_QUERY,
+    USER_QUERY,
+    insert_link,
+    user_exists,
+    user_from_values,
+)
 from pywire_auth.stores._validate import (
     check_link,
     check_pw_hash,
@@ -53,116 +71,9 @@ from pywire_auth.types import JSONValue, LoginRecord, ProviderLink, SessionRecor
 
 __all__ = ["SQLAlchemyAuthStore", "metadata"]
 
-logger = logging.getLogger("pywire_auth.stores.sqlalchemy")
-
-# Bounded waits everywhere: a dead or locked database must turn into
-# StoreUnavailableError within seconds, not hang a request forever.
-_CONNECT_TIMEOUT = 5
-_POOL_TIMEOUT = 10
-_POOL_SIZE = 16
-_POOL_OVERFLOW = 8
-#: Longest any one store operation may take, end to end, before it is unavailable.
-_OPERATION_TIMEOUT = 10.0
-# Operations given up on keep running until their cancellation completes; a
-# reference here keeps them from being garbage-collected mid-cleanup.
-_ABANDONED: set[asyncio.Future[Any]] = set()
-_DRIVER_ARGS: dict[str, dict[str, Any]] = {
-    "aiosqlite": {"timeout": _CONNECT_TIMEOUT},
-    "asyncpg": {"timeout": _CONNECT_TIMEOUT, "command_timeout": 30},
-    "aiomysql": {"connect_timeout": _CONNECT_TIMEOUT},
-}
-
-
-_DEADLOCK_RETRIES = 5
-# A dead pooled connection fails its first statement; SQLAlchemy then drops every
-# connection of the stale pool, so a second attempt runs on a fresh one.
-_STALE_RETRIES = 2
-_SCHEMA_ATTEMPTS = 5
-# MySQL/MariaDB: 1213 deadlock. PostgreSQL: 40P01 deadlock, 40001 serialization failure.
-_DEADLOCK_CODES = {1213, "40P01", "40001"}
-
 _T = TypeVar("_T")
 
-
-class _RetryTransaction(Exception):  # a signal, never seen by users
-    """Internal: the database aborted a transaction that is safe to run again."""
-
-
-def _is_deadlock(err: exc.DBAPIError) -> bool:
-    orig = err.orig
-    codes = {getattr(orig, "sqlstate", None), getattr(orig, "pgcode", None)}
-    if orig is not None and orig.args:
-        codes.add(orig.args[0])
-    return bool(codes & _DEADLOCK_CODES)
-
-
-def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
-    # WAL lets readers run while one writer writes; the busy timeout makes a second
-    # writer wait for the lock instead of failing at once with "database is locked".
-    cursor = dbapi_connection.cursor()
-    try:
-        # busy_timeout first: switching to WAL itself needs a lock another
-        # process may hold while it does the same.
-        cursor.execute(f"PRAGMA busy_timeout={_CONNECT_TIMEOUT * 1000}")
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA foreign_keys=ON")
-    finally:
-        cursor.close()
-
-
-def _make_engine(url: str) -> AsyncEngine:
-    try:
-        parsed = sa.make_url(url)
-        driver_args = _DRIVER_ARGS.get(parsed.get_driver_name(), {})
-        extra: dict[str, Any] = {}
-        if parsed.get_backend_name() == "sqlite":
-            # Every write here runs in engine.begin(), which commits or rolls back
-            # itself, and reads open no SQLite transaction: the pool's own rollback
-            # on return would only cost a thread hand-off per lookup.
-            extra["pool_reset_on_return"] = None
-        return create_async_engine(
-            parsed,
-            # No pre-ping: it costs a round trip on every checkout. A connection that
-            # died meanwhile fails its first statement instead, SQLAlchemy then drops
-            # the whole stale pool, and the operation is retried on a fresh one.
-            pool_pre_ping=False,
-            # Enough steady connections for a busy worker: overflow connections are
-            # closed on return, and reopening them (TLS, auth) costs far more than
-            # the query.
-            pool_size=_POOL_SIZE,
-            max_overflow=_POOL_OVERFLOW,
-            pool_timeout=_POOL_TIMEOUT,
-            connect_args=driver_args,
-            **extra,
-        )
-    except (exc.ArgumentError, exc.NoSuchModuleError, exc.InvalidRequestError) as err:
-        raise ConfigurationError(f"cannot use database URL: {err}") from err
-    except ImportError as err:
-        raise ConfigurationError(
-            f"the database driver for {url.split(':', 1)[0]!r} is not installed: {err}"
-        ) from err
-
-
-def _forget(task: asyncio.Future[Any]) -> None:
-    _ABANDONED.discard(task)
-    if not task.cancelled():
-        task.exception()  # retrieved, so asyncio does not log it as lost
-
-
-def _user_from_values(values: Sequence[Any]) -> UserRecord:
-    # The hot queries select the user's columns first, in table order.
-    user_id, email, name, claims, extras = values[:5]
-    return UserRecord(user_id, email, name, json_value(claims), json_value(extras))
-
-
-def _user_from_row(row: Row[Any]) -> UserRecord:
-    return UserRecord(
-        user_id=row.user_id,
-        email=row.email,
-        name=row.name,
-        claims=row.claims or {},
-        extras=row.extras or {},
-    )
+logger = logging.getLogger("pywire_auth.stores.sqlalchemy")
 
 
 class SQLAlchemyAuthStore:
@@ -179,18 +90,18 @@ class SQLAlchemyAuthStore:
         url_or_engine: str | AsyncEngine,
         *,
         create_tables: bool = True,
-        timeout: float = _OPERATION_TIMEOUT,
+        timeout: float = OPERATION_TIMEOUT,
     ) -> None:
         if isinstance(url_or_engine, AsyncEngine):
             self._engine = url_or_engine
             self._owns_engine = False
         elif isinstance(url_or_engine, str) and url_or_engine:
-            self._engine = _make_engine(url_or_engine)
+            self._engine = make_engine(url_or_engine)
             self._owns_engine = True
         else:
             raise ConfigurationError("SQLAlchemyAuthStore needs a database URL or an AsyncEngine")
         if self._engine.dialect.name == "sqlite":
-            event.listen(self._engine.sync_engine, "connect", _configure_sqlite)
+            event.listen(self._engine.sync_engine, "connect", configure_sqlite)
         if timeout <= 0:
             raise ConfigurationError("timeout must be positive")
         # Single-statement reads need no transaction: in autocommit asyncpg skips
@@ -203,9 +114,9 @@ class SQLAlchemyAuthStore:
         )
         self._timeout = timeout
         self._sqlite_reader = SQLiteReader.for_engine(self._engine)
-        self._hot_user = HotQuery(_USER_QUERY, self._engine)
-        self._hot_login = HotQuery(_LOGIN_QUERY, self._engine)
-        self._hot_session = HotQuery(_SESSION_USER_QUERY, self._engine)
+        self._hot_user = HotQuery(USER_QUERY, self._engine)
+        self._hot_login = HotQuery(LOGIN_QUERY, self._engine)
+        self._hot_session = HotQuery(SESSION_USER_QUERY, self._engine)
         self._schema_ready = not create_tables
         self._schema_lock = asyncio.Lock()
 
@@ -225,12 +136,12 @@ class SQLAlchemyAuthStore:
                 return
             # Several processes may create the tables at once; each pass skips the
             # tables that exist by then, so a few passes settle any race.
-            for attempt in range(_SCHEMA_ATTEMPTS):
+            for attempt in range(SCHEMA_ATTEMPTS):
                 try:
                     await self._create_all()
                     break
                 except StoreUnavailableError:
-                    if attempt == _SCHEMA_ATTEMPTS - 1:
+                    if attempt == SCHEMA_ATTEMPTS - 1:
                         raise
                     await asyncio.sleep(0.05 * (attempt + 1))
             self._schema_ready = True
@@ -248,35 +159,13 @@ class SQLAlchemyAuthStore:
         except exc.IntegrityError:
             raise
         except exc.DBAPIError as err:
-            if retryable and (_is_deadlock(err) or err.connection_invalidated):
-                raise _RetryTransaction from err
+            if retryable and (is_deadlock(err) or err.connection_invalidated):
+                raise RetryTransaction from err
             logger.warning("auth store unavailable: %s: %s", type(err).__name__, err)
             raise StoreUnavailableError("the user store is unavailable") from err
         except (exc.TimeoutError, exc.DisconnectionError, OSError, TimeoutError) as err:
             logger.warning("auth store unavailable: %s: %s", type(err).__name__, err)
             raise StoreUnavailableError("the user store is unavailable") from err
-
-    async def _bounded(self, operation: Awaitable[_T]) -> _T:
-        """Await ``operation`` for at most ``timeout`` seconds.
-
-        A database that accepts connections but never answers would otherwise hang
-        the request until a TCP timeout. On expiry the operation is cancelled in
-        the background (its connection may take a while to clean up) and the
-        caller gets StoreUnavailableError at once.
-        """
-        task = asyncio.ensure_future(operation)
-        try:
-            done, _ = await asyncio.wait({task}, timeout=self._timeout)
-        except asyncio.CancelledError:
-            task.cancel()
-            raise
-        if not done:
-            task.cancel()
-            _ABANDONED.add(task)
-            task.add_done_callback(_forget)
-            logger.warning("auth store did not answer within %s s", self._timeout)
-            raise StoreUnavailableError("the user store did not answer in time")
-        return task.result()
 
     async def _rows(
         self, statement: sa.Executable, params: dict[str, Any] | None = None
@@ -286,15 +175,15 @@ class SQLAlchemyAuthStore:
         async def read() -> list[Row[Any]]:
             if not self._schema_ready:
                 await self.create_tables()
-            for _ in range(_STALE_RETRIES):
+            for _ in range(STALE_RETRIES):
                 try:
                     async with self._mapped_errors(retryable=True), self._reads.connect() as conn:
                         return list((await conn.execute(statement, params or {})).all())
-                except _RetryTransaction:
+                except RetryTransaction:
                     continue
             raise StoreUnavailableError("the user store keeps dropping connections")
 
-        return await self._bounded(read())
+        return await run_bounded(read(), self._timeout)
 
     async def _row(
         self, statement: sa.Executable, params: dict[str, Any] | None = None
@@ -320,7 +209,7 @@ class SQLAlchemyAuthStore:
             if not self._schema_ready:
                 await self.create_tables()
             failure: BaseException | None = None
-            for _ in range(_STALE_RETRIES):
+            for _ in range(STALE_RETRIES):
                 async with self._mapped_errors(), self._reads.connect() as conn:
                     try:
                         return await fetch_one_raw(conn, hot, params)
@@ -332,7 +221,7 @@ class SQLAlchemyAuthStore:
             logger.warning("auth store unavailable: %s", type(failure).__name__)
             raise StoreUnavailableError("the user store is unavailable") from failure
 
-        return await self._bounded(read())
+        return await run_bounded(read(), self._timeout)
 
     async def _transact(self, work: Callable[[AsyncConnection], Awaitable[_T]]) -> _T:
         """Run ``work`` in one transaction, retrying it when the database picked it as
@@ -343,15 +232,15 @@ class SQLAlchemyAuthStore:
         async def attempts() -> _T:
             if not self._schema_ready:
                 await self.create_tables()
-            for attempt in range(_DEADLOCK_RETRIES):
+            for attempt in range(DEADLOCK_RETRIES):
                 try:
                     async with self._mapped_errors(retryable=True), self._engine.begin() as conn:
                         return await work(conn)
-                except _RetryTransaction:
+                except RetryTransaction:
                     await asyncio.sleep(0.005 * (attempt + 1))
             raise StoreUnavailableError("the user store kept aborting the transaction")
 
-        return await self._bounded(attempts())
+        return await run_bounded(attempts(), self._timeout)
 
     async def create_user(
         self, user: UserRecord, *, link: ProviderLink, pw_hash: str | None = None
@@ -371,7 +260,7 @@ class SQLAlchemyAuthStore:
             )
             # The primary key on (provider, subject) decides races: of two
             # concurrent registrations for one email, the second insert fails.
-            await conn.execute(_insert_link(link))
+            await conn.execute(insert_link(link))
             if pw_hash is not None:
                 await conn.execute(
                     credentials.insert().values(user_id=user.user_id, pw_hash=pw_hash)
@@ -385,7 +274,7 @@ class SQLAlchemyAuthStore:
     async def get_user(self, user_id: str) -> UserRecord | None:
         """The user with this id, or ``None``."""
         row = await self._hot_row(self._hot_user, {"user_id": user_id})
-        return _user_from_values(row) if row else None
+        return user_from_values(row) if row else None
 
     async def get_user_by_link(self, provider: str, subject: str) -> UserRecord | None:
         """The user linked to ``(provider, subject)``, or ``None``."""
@@ -395,7 +284,7 @@ class SQLAlchemyAuthStore:
     async def get_login(self, provider: str, subject: str) -> LoginRecord | None:
         """User and password hash for an identity, in one indexed query."""
         row = await self._hot_row(self._hot_login, {"provider": provider, "subject": subject})
-        return LoginRecord(user=_user_from_values(row), pw_hash=row[5]) if row else None
+        return LoginRecord(user=user_from_values(row), pw_hash=row[5]) if row else None
 
     async def get_password_hash(self, user_id: str) -> str | None:
         """The user's hash, or ``None``."""
@@ -417,7 +306,7 @@ class SQLAlchemyAuthStore:
             result = await conn.execute(credentials.update().where(*where).values(pw_hash=pw_hash))
             if result.rowcount or expected is not None:
                 return bool(result.rowcount)
-            if not await _user_exists(conn, user_id):
+            if not await user_exists(conn, user_id):
                 return False
             await conn.execute(credentials.insert().values(user_id=user_id, pw_hash=pw_hash))
             return True
@@ -457,16 +346,16 @@ class SQLAlchemyAuthStore:
             return (await conn.execute(sa.select(users).where(users.c.user_id == user_id))).first()
 
         row = await self._transact(work)
-        return _user_from_row(row) if row else None
+        return user_from_values(row) if row else None
 
     async def add_link(self, link: ProviderLink) -> None:
         """Link another identity to an existing user; never re-points a link."""
         check_link(link)
 
         async def work(conn: AsyncConnection) -> None:
-            if not await _user_exists(conn, link.user_id):
+            if not await user_exists(conn, link.user_id):
                 raise UserNotFoundError(f"no user {link.user_id!r}")
-            await conn.execute(_insert_link(link))
+            await conn.execute(insert_link(link))
 
         try:
             await self._transact(work)
@@ -501,7 +390,7 @@ class SQLAlchemyAuthStore:
         check_text("session_id", session.session_id, SESSION_ID_LENGTH)
 
         async def work(conn: AsyncConnection) -> None:
-            if not await _user_exists(conn, session.user_id):
+            if not await user_exists(conn, session.user_id):
                 raise UserNotFoundError(f"no user {session.user_id!r}")
             await conn.execute(
                 sessions.insert().values(
@@ -530,7 +419,7 @@ class SQLAlchemyAuthStore:
         if row is None:
             return None
         session = SessionRecord(row[5], row[0], int(row[6]), int(row[7]))
-        return session, _user_from_values(row)
+        return session, user_from_values(row)
 
     async def touch_session(self, session_id: str, expires_at: int) -> bool:
         """Move the session's expiry."""
@@ -569,44 +458,3 @@ class SQLAlchemyAuthStore:
             await self._sqlite_reader.close()
         if self._owns_engine:
             await self._engine.dispose()
-
-
-_USER_QUERY = sa.select(users).where(users.c.user_id == sa.bindparam("user_id"))
-
-# Built once: the login path is the hottest query and needs no per-call compilation.
-_LOGIN_QUERY = (
-    sa.select(users, credentials.c.pw_hash)
-    .select_from(
-        provider_links.join(users, users.c.user_id == provider_links.c.user_id).outerjoin(
-            credentials, credentials.c.user_id == users.c.user_id
-        )
-    )
-    .where(
-        provider_links.c.provider == sa.bindparam("provider"),
-        provider_links.c.subject == sa.bindparam("subject"),
-    )
-)
-
-
-# Every request of a signed-in user runs this: session and user by primary keys.
-_SESSION_USER_QUERY = (
-    sa.select(
-        users,
-        sessions.c.session_id,
-        sessions.c.created_at,
-        sessions.c.expires_at,
-    )
-    .select_from(sessions.join(users, users.c.user_id == sessions.c.user_id))
-    .where(sessions.c.session_id == sa.bindparam("session_id"))
-)
-
-
-def _insert_link(link: ProviderLink) -> sa.Insert:
-    return provider_links.insert().values(
-        provider=link.provider, subject=link.subject, user_id=link.user_id, claims=dict(link.claims)
-    )
-
-
-async def _user_exists(conn: AsyncConnection, user_id: str) -> bool:
-    query = sa.select(users.c.user_id).where(users.c.user_id == user_id)
-    return await conn.scalar(query) is not None

@@ -1,0 +1,148 @@
+"""Engines for the SQL store: settings, bounded waits and the retryable-error signal.
+
+Private to :mod:`pywire_auth.stores.sqlalchemy`, which guards the SQLAlchemy import.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable
+from typing import Any, TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy import exc
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from pywire_auth.exceptions import ConfigurationError, StoreUnavailableError
+
+__all__ = [
+    "CONNECT_TIMEOUT",
+    "DEADLOCK_RETRIES",
+    "OPERATION_TIMEOUT",
+    "SCHEMA_ATTEMPTS",
+    "STALE_RETRIES",
+    "RetryTransaction",
+    "configure_sqlite",
+    "is_deadlock",
+    "make_engine",
+    "run_bounded",
+]
+
+logger = logging.getLogger("pywire_auth.stores.sqlalchemy")
+
+_T = TypeVar("_T")
+
+# Bounded waits everywhere: a dead or locked database must turn into
+# StoreUnavailableError within seconds, not hang a request forever.
+CONNECT_TIMEOUT = 5
+_POOL_TIMEOUT = 10
+_POOL_SIZE = 16
+_POOL_OVERFLOW = 8
+#: Longest any one store operation may take, end to end, before it is unavailable.
+OPERATION_TIMEOUT = 10.0
+# Operations given up on keep running until their cancellation completes; a
+# reference here keeps them from being garbage-collected mid-cleanup.
+_ABANDONED: set[asyncio.Future[Any]] = set()
+_DRIVER_ARGS: dict[str, dict[str, Any]] = {
+    "aiosqlite": {"timeout": CONNECT_TIMEOUT},
+    "asyncpg": {"timeout": CONNECT_TIMEOUT, "command_timeout": 30},
+    "aiomysql": {"connect_timeout": CONNECT_TIMEOUT},
+}
+
+
+DEADLOCK_RETRIES = 5
+# A dead pooled connection fails its first statement; SQLAlchemy then drops every
+# connection of the stale pool, so a second attempt runs on a fresh one.
+STALE_RETRIES = 2
+SCHEMA_ATTEMPTS = 5
+# MySQL/MariaDB: 1213 deadlock. PostgreSQL: 40P01 deadlock, 40001 serialization failure.
+_DEADLOCK_CODES = {1213, "40P01", "40001"}
+
+
+class RetryTransaction(Exception):  # a signal, never seen by users
+    """Internal: the database aborted a transaction that is safe to run again."""
+
+
+def is_deadlock(err: exc.DBAPIError) -> bool:
+    orig = err.orig
+    codes = {getattr(orig, "sqlstate", None), getattr(orig, "pgcode", None)}
+    if orig is not None and orig.args:
+        codes.add(orig.args[0])
+    return bool(codes & _DEADLOCK_CODES)
+
+
+def configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
+    # WAL lets readers run while one writer writes; the busy timeout makes a second
+    # writer wait for the lock instead of failing at once with "database is locked".
+    cursor = dbapi_connection.cursor()
+    try:
+        # busy_timeout first: switching to WAL itself needs a lock another
+        # process may hold while it does the same.
+        cursor.execute(f"PRAGMA busy_timeout={CONNECT_TIMEOUT * 1000}")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+    finally:
+        cursor.close()
+
+
+def make_engine(url: str) -> AsyncEngine:
+    try:
+        parsed = sa.make_url(url)
+        driver_args = _DRIVER_ARGS.get(parsed.get_driver_name(), {})
+        extra: dict[str, Any] = {}
+        if parsed.get_backend_name() == "sqlite":
+            # Every write here runs in engine.begin(), which commits or rolls back
+            # itself, and reads open no SQLite transaction: the pool's own rollback
+            # on return would only cost a thread hand-off per lookup.
+            extra["pool_reset_on_return"] = None
+        return create_async_engine(
+            parsed,
+            # No pre-ping: it costs a round trip on every checkout. A connection that
+            # died meanwhile fails its first statement instead, SQLAlchemy then drops
+            # the whole stale pool, and the operation is retried on a fresh one.
+            pool_pre_ping=False,
+            # Enough steady connections for a busy worker: overflow connections are
+            # closed on return, and reopening them (TLS, auth) costs far more than
+            # the query.
+            pool_size=_POOL_SIZE,
+            max_overflow=_POOL_OVERFLOW,
+            pool_timeout=_POOL_TIMEOUT,
+            connect_args=driver_args,
+            **extra,
+        )
+    except (exc.ArgumentError, exc.NoSuchModuleError, exc.InvalidRequestError) as err:
+        raise ConfigurationError(f"cannot use database URL: {err}") from err
+    except ImportError as err:
+        raise ConfigurationError(
+            f"the database driver for {url.split(':', 1)[0]!r} is not installed: {err}"
+        ) from err
+
+
+def _forget(task: asyncio.Future[Any]) -> None:
+    _ABANDONED.discard(task)
+    if not task.cancelled():
+        task.exception()  # retrieved, so asyncio does not log it as lost
+
+
+async def run_bounded(operation: Awaitable[_T], timeout: float) -> _T:  # noqa: ASYNC109
+    """Await ``operation`` for at most ``timeout`` seconds.
+
+    A database that accepts connections but never answers would otherwise hang
+    the request until a TCP timeout. On expiry the operation is cancelled in
+    the background (its connection may take a while to clean up) and the
+    caller gets StoreUnavailableError at once.
+    """
+    task = asyncio.ensure_future(operation)
+    try:
+        done, _ = await asyncio.wait({task}, timeout=timeout)
+    except asyncio.CancelledError:
+        task.cancel()
+        raise
+    if not done:
+        task.cancel()
+        _ABANDONED.add(task)
+        task.add_done_callback(_forget)
+        logger.warning("auth store did not answer within %s s", timeout)
+        raise StoreUnavailableError("the user store did not answer in time")
+    return task.result()
