@@ -160,8 +160,8 @@ class LocalIdP:
         try:
             new_hash = await self.hasher.hash(password)
             await self.store.set_password_hash(user_id, new_hash, expected=old_hash)
-        except AuthError:
-            logger.warning("password rehash for a user failed; keeping the old hash", exc_info=True)
+        except AuthError as exc:
+            logger.warning("password rehash failed (%s); keeping the old hash", exc.code)
 
     async def change_password(self, *, user_id: str, old_password: str, new_password: str) -> bool:
         """Replace the password if ``old_password`` is right; ``False`` otherwise.

@@ -27,6 +27,7 @@ __all__ = [
     "is_deadlock",
     "make_engine",
     "run_bounded",
+    "unavailable",
 ]
 
 logger = logging.getLogger("pywire_auth.stores.sqlalchemy")
@@ -109,6 +110,8 @@ def make_engine(url: str) -> AsyncEngine:
             max_overflow=_POOL_OVERFLOW,
             pool_timeout=_POOL_TIMEOUT,
             connect_args=driver_args,
+            # Error messages then never quote a statement's parameters.
+            hide_parameters=True,
             **extra,
         )
     except (exc.ArgumentError, exc.NoSuchModuleError, exc.InvalidRequestError) as err:
@@ -123,6 +126,21 @@ def _forget(task: asyncio.Future[Any]) -> None:
     _ABANDONED.discard(task)
     if not task.cancelled():
         task.exception()  # retrieved, so asyncio does not log it as lost
+
+
+def unavailable(err: BaseException | None) -> StoreUnavailableError:
+    """The error to raise for a database failure, logged without its message.
+
+    Driver messages can quote the statement's parameters (emails, password
+    hashes); the log gets the exception types only.
+    """
+    cause = getattr(err, "orig", None)
+    logger.warning(
+        "auth store unavailable: %s%s",
+        type(err).__name__,
+        f" ({type(cause).__name__})" if cause is not None else "",
+    )
+    return StoreUnavailableError("the user store is unavailable")
 
 
 async def run_bounded(operation: Awaitable[_T], timeout: float) -> _T:  # noqa: ASYNC109

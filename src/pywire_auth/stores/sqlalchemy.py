@@ -11,7 +11,6 @@ Alembic users import the table metadata from here::
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
@@ -51,6 +50,7 @@ from pywire_auth.stores._sql_engine import (
     is_deadlock,
     make_engine,
     run_bounded,
+    unavailable,
 )
 from pywire_auth.stores._sql_queries import (
     LOGIN_QUERY,
@@ -73,8 +73,6 @@ __all__ = ["SQLAlchemyAuthStore", "metadata"]
 
 _T = TypeVar("_T")
 
-logger = logging.getLogger("pywire_auth.stores.sqlalchemy")
-
 
 class SQLAlchemyAuthStore:
     """An :class:`~pywire_auth.AuthStore` and session store in SQL tables, created on first use.
@@ -92,6 +90,8 @@ class SQLAlchemyAuthStore:
         create_tables: bool = True,
         timeout: float = OPERATION_TIMEOUT,
     ) -> None:
+        if timeout <= 0:
+            raise ConfigurationError("timeout must be positive")
         if isinstance(url_or_engine, AsyncEngine):
             self._engine = url_or_engine
             self._owns_engine = False
@@ -102,8 +102,6 @@ class SQLAlchemyAuthStore:
             raise ConfigurationError("SQLAlchemyAuthStore needs a database URL or an AsyncEngine")
         if self._engine.dialect.name == "sqlite":
             event.listen(self._engine.sync_engine, "connect", configure_sqlite)
-        if timeout <= 0:
-            raise ConfigurationError("timeout must be positive")
         # Single-statement reads need no transaction: in autocommit asyncpg skips
         # BEGIN and ROLLBACK, two of a lookup's three round trips. Elsewhere the
         # switch itself costs (MySQL sends SETs, aiosqlite hops threads), so no.
@@ -161,11 +159,9 @@ class SQLAlchemyAuthStore:
         except exc.DBAPIError as err:
             if retryable and (is_deadlock(err) or err.connection_invalidated):
                 raise RetryTransaction from err
-            logger.warning("auth store unavailable: %s: %s", type(err).__name__, err)
-            raise StoreUnavailableError("the user store is unavailable") from err
+            raise unavailable(err) from err
         except (exc.TimeoutError, exc.DisconnectionError, OSError, TimeoutError) as err:
-            logger.warning("auth store unavailable: %s: %s", type(err).__name__, err)
-            raise StoreUnavailableError("the user store is unavailable") from err
+            raise unavailable(err) from err
 
     async def _rows(
         self, statement: sa.Executable, params: dict[str, Any] | None = None
@@ -202,8 +198,7 @@ class SQLAlchemyAuthStore:
             try:
                 return await self._sqlite_reader.fetch_one(hot, params)
             except DRIVER_ERRORS as err:
-                logger.warning("auth store unavailable: %s", type(err).__name__)
-                raise StoreUnavailableError("the user store is unavailable") from err
+                raise unavailable(err) from err
 
         async def read() -> Sequence[Any] | None:
             if not self._schema_ready:
@@ -218,8 +213,7 @@ class SQLAlchemyAuthStore:
                         # so a dead one does not go back to the pool, then retry.
                         failure = err
                         await conn.invalidate()
-            logger.warning("auth store unavailable: %s", type(failure).__name__)
-            raise StoreUnavailableError("the user store is unavailable") from failure
+            raise unavailable(failure) from failure
 
         return await run_bounded(read(), self._timeout)
 
