@@ -133,16 +133,11 @@ class SessionManager:
 
     async def load(self, token: str) -> SessionRecord | None:
         """The live session of ``token``; expired sessions are deleted and give ``None``."""
-        record = await self.store.get_session(self.session_id(token))
-        if record is None:
-            return None
-        if record.expires_at <= self.now():
-            await self.store.delete_session(record.session_id)
-            return None
-        return record
+        found = await self.load_with_user(token)
+        return found[0] if found else None
 
     async def load_with_user(self, token: str) -> tuple[SessionRecord, UserRecord] | None:
-        """Like :meth:`load`, with the session's user fetched in the same lookup."""
+        """The live session of ``token`` and its user, in one lookup, or ``None``."""
         found = await self.store.get_session_user(self.session_id(token))
         if found is None:
             return None
