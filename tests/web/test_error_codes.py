@@ -254,33 +254,35 @@ async def test_store_outage_answers_unavailable_and_recovers(app_factory: AppFac
     assert await signed_in_as(client) == "ann@example.com"
 
 
-async def test_outage_attempts_do_not_count_toward_the_throttle(app_factory: AppFactory) -> None:
-    store = FlakyStore()
+async def _registered_then_signed_out(
+    app_factory: AppFactory, store: MemoryAuthStore
+) -> httpx.AsyncClient:
+    """A client whose user (ann@example.com) exists, on an app with a limit of 2."""
     web = await app_factory(store=store, throttle=MemoryThrottle(limit=2, window=60))
     client = web.client()
     assert location(await register(client, "ann@example.com")) == "/"
     await revoke(client)
-    store.down = True
-    for _ in range(4):
-        response = await login(client, "ann@example.com")
-        assert error_code(response) == "unavailable"
-    for _ in range(3):
-        assert error_code(await register(client, "bob@example.com")) == "unavailable"
-    store.down = False
-    # None of the undecided attempts was counted: the user signs in at once.
+    return client
+
+
+async def _assert_login_signs_in(client: httpx.AsyncClient) -> None:
+    # Not "throttled": none of the undecided attempts before was counted.
     response = await login(client, "ann@example.com")
     assert redirect_path(response) == "/"
     assert await signed_in_as(client) == "ann@example.com"
+
+
+async def test_outage_attempts_do_not_count_toward_the_throttle(app_factory: AppFactory) -> None:
+    store = FlakyStore()
+    client = await _registered_then_signed_out(app_factory, store)
+    store.down = True
+    for _ in range(4):
+        assert error_code(await login(client, "ann@example.com")) == "unavailable"
+    for _ in range(3):
+        assert error_code(await register(client, "bob@example.com")) == "unavailable"
+    store.down = False
+    await _assert_login_signs_in(client)
     assert location(await register(client, "bob@example.com")) == "/"
-
-
-async def test_memory_throttle_undo_refunds_one_attempt() -> None:
-    throttle = MemoryThrottle(limit=1, window=60)
-    assert await throttle.hit("k")
-    await throttle.undo("k")
-    assert await throttle.hit("k")
-    assert not await throttle.hit("k")
-    await throttle.undo("missing")  # nothing to refund, no error
 
 
 class _SessionsDown(MemoryAuthStore):
@@ -298,16 +300,11 @@ async def test_right_password_with_session_write_down_is_not_a_guess(
     app_factory: AppFactory,
 ) -> None:
     store = _SessionsDown()
-    web = await app_factory(store=store, throttle=MemoryThrottle(limit=2, window=60))
-    client = web.client()
-    assert location(await register(client, "ann@example.com")) == "/"
-    await revoke(client)
+    client = await _registered_then_signed_out(app_factory, store)
     store.sessions_down = True
     for _ in range(3):
         response = await login(client, "ann@example.com")
         assert error_code(response) == "unavailable"
         assert_no_session_cookie(response)
     store.sessions_down = False
-    response = await login(client, "ann@example.com")
-    assert redirect_path(response) == "/"
-    assert await signed_in_as(client) == "ann@example.com"
+    await _assert_login_signs_in(client)
