@@ -10,16 +10,18 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
-from pywire.auth import AuthChannel, MemoryAuthChannel, PolicyEngine
+from pywire.auth import AuthChannel, PolicyEngine
 from starlette.routing import BaseRoute
 
 from pywire_auth._state import AuthState
 from pywire_auth.actions import AuthActions
+from pywire_auth.channels._default import default_channel
+from pywire_auth.channels.fanout import FanoutChannel
 from pywire_auth.exceptions import ConfigurationError
 from pywire_auth.local.idp import LocalIdP
 from pywire_auth.local.routes import LocalRoutes, RegistrationClaims
 from pywire_auth.middleware import AuthMiddleware
-from pywire_auth.protocols import SessionStore, Throttle
+from pywire_auth.protocols import EventLog, SessionStore, Throttle
 from pywire_auth.sessions import SessionConfig, SessionManager
 from pywire_auth.stores.memory import MemoryAuthStore
 from pywire_auth.throttles.memory import MemoryThrottle
@@ -64,8 +66,10 @@ def connect_auth(
     if getattr(app, "_pywire_auth_connected", False):
         raise ConfigurationError("connect_auth was already called for this app")
     engine = policy_engine or PolicyEngine()
-    channel: AuthChannel = auth_channel or MemoryAuthChannel()
     store = local_idp.store if local_idp is not None else MemoryAuthStore()
+    channel: AuthChannel = auth_channel or default_channel(store)
+    if isinstance(channel, FanoutChannel) and isinstance(store, EventLog):
+        channel.bind_log(store)
     if not isinstance(store, SessionStore):
         # Sessions reference their users, so they live in the same store.
         raise ConfigurationError(
@@ -101,7 +105,7 @@ def connect_auth(
     # PyWire's WebSocket handler looks the channel up under this private name
     # (runtime/websocket.py) to push live sign-outs and claim updates.
     app._auth_channel = channel
-    _close_on_shutdown(starlette_app.router, local_idp)
+    _close_on_shutdown(starlette_app.router, local_idp, channel)
 
     app.state.local_idp = local_idp
     app.state.auth_store = store
@@ -119,17 +123,22 @@ def _as_throttle(value: object) -> Throttle | None:
     raise ConfigurationError("throttle must be a Throttle or None")
 
 
-def _close_on_shutdown(router: Any, idp: LocalIdP | None) -> None:
-    # Starlette 1.x has no on_shutdown list; wrapping the lifespan is the only way
-    # to dispose the engine (and stop hashing threads) when the server stops.
+def _close_on_shutdown(router: Any, idp: LocalIdP | None, channel: AuthChannel) -> None:
+    # Starlette 1.x has no on_startup/on_shutdown lists; wrapping the lifespan is
+    # the only way to start following other workers' sign-outs when the server
+    # starts, and to dispose the engine (and stop hashing threads) when it stops.
     original: Callable[[Any], AbstractAsyncContextManager[Any]] = router.lifespan_context
 
     @asynccontextmanager
     async def lifespan(starlette_app: Any) -> AsyncIterator[Any]:
         async with original(starlette_app) as state:
+            if isinstance(channel, FanoutChannel):
+                await channel.start()
             try:
                 yield state
             finally:
+                if isinstance(channel, FanoutChannel):
+                    await channel.aclose()
                 if idp is not None:
                     await idp.aclose()
 

@@ -7,12 +7,19 @@ suite, :mod:`pywire_auth.testing`, and a third-party store can run it too.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Protocol, runtime_checkable
 
-from pywire_auth.types import JSONValue, LoginRecord, ProviderLink, SessionRecord, UserRecord
+from pywire_auth.types import (
+    EventRecord,
+    JSONValue,
+    LoginRecord,
+    ProviderLink,
+    SessionRecord,
+    UserRecord,
+)
 
-__all__ = ["AuthStore", "PasswordHasher", "SessionStore", "Throttle"]
+__all__ = ["AuthStore", "EventLog", "Notifier", "PasswordHasher", "SessionStore", "Throttle"]
 
 
 @runtime_checkable
@@ -175,4 +182,60 @@ class Throttle(Protocol):
 
     async def reset(self, key: str) -> None:
         """Forget the attempts of ``key`` (for example after a successful sign-in)."""
+        ...
+
+
+@runtime_checkable
+class EventLog(Protocol):
+    """An append-only log of auth events that every worker process can follow.
+
+    It is how a sign-out in one process reaches live pages held by another
+    process, or another machine, with no server besides the database: the
+    embedded auth channel appends here and polls :meth:`events_after`.
+
+    Ids grow with each append but, on databases with concurrent writers, may
+    become visible out of order (a smaller id can commit after a larger one);
+    followers allow for that. Both shipped stores implement it.
+    """
+
+    async def append_event(self, payload: Mapping[str, JSONValue], created_at: int) -> int:
+        """Append one event and return its id."""
+        ...
+
+    async def events_after(self, event_id: int, limit: int) -> list[EventRecord]:
+        """Up to ``limit`` events with ids above ``event_id``, by ascending id."""
+        ...
+
+    async def last_event_id(self) -> int:
+        """The highest id appended so far, or 0."""
+        ...
+
+    async def delete_events_before(self, created_at: int) -> int:
+        """Forget events created before ``created_at``; return how many."""
+        ...
+
+
+@runtime_checkable
+class Notifier(Protocol):
+    """A fast path that carries auth events between processes in milliseconds.
+
+    The event log alone delivers within its poll interval; a notifier (Redis
+    pub/sub, PostgreSQL ``NOTIFY``) makes it immediate. Failures raise
+    :class:`~pywire_auth.exceptions.StoreUnavailableError`; the channel then
+    falls back to the log and reconnects by itself.
+    """
+
+    async def publish(self, message: str) -> None:
+        """Send ``message`` to every listening process (this one included)."""
+        ...
+
+    async def listen(self, deliver: Callable[[str], None], ready: Callable[[], None]) -> None:
+        """Call ``ready()`` once subscribed, then ``deliver`` each message.
+
+        Runs until cancelled; returns or raises when the connection is lost.
+        """
+        ...
+
+    async def aclose(self) -> None:
+        """Close the notifier's connections."""
         ...

@@ -11,7 +11,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["LOCAL_PROVIDER", "JSONValue", "LoginRecord", "ProviderLink", "UserRecord"]
+__all__ = [
+    "LOCAL_PROVIDER",
+    "EventRecord",
+    "JSONValue",
+    "LoginRecord",
+    "ProviderLink",
+    "SessionRecord",
+    "UserRecord",
+]
 
 #: Any value that survives ``json.dumps``/``json.loads`` unchanged.
 JSONValue = Any
@@ -76,3 +84,18 @@ class SessionRecord:
     user_id: str
     created_at: int
     expires_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class EventRecord:
+    """One row of the auth event log that worker processes follow.
+
+    A sign-out or claim change in one process is written here so that every
+    other process (and machine) on the same database can tell its live pages.
+    ``event_id`` grows with each append; ``payload`` is the event as JSON;
+    ``created_at`` is whole Unix seconds, used only to prune old rows.
+    """
+
+    event_id: int
+    payload: Mapping[str, JSONValue]
+    created_at: int

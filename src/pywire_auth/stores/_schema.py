@@ -12,6 +12,11 @@ signing out ends them in every browser, also after a restart::
 
     pywire_auth_sessions        session_id | user_id | created_at | expires_at
 
+and ``pywire_auth_events`` is the log of sign-outs and claim changes that every
+worker process follows to update its live pages (the embedded auth channel)::
+
+    pywire_auth_events          event_id | payload (JSON) | created_at
+
 ``(provider, subject)`` is the primary key of the links table: the database, not
 a read before the write, decides which of two racing registrations wins.
 """
@@ -20,7 +25,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, ForeignKey, Index, MetaData, String, Table
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+)
 from sqlalchemy.dialects import mysql
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator, TypeEngine
@@ -35,7 +50,7 @@ from pywire_auth.stores._limits import (
     USER_ID_LENGTH,
 )
 
-__all__ = ["credentials", "metadata", "provider_links", "sessions", "users"]
+__all__ = ["credentials", "events", "metadata", "provider_links", "sessions", "users"]
 
 
 class _ExactText(TypeDecorator[str]):
@@ -134,3 +149,21 @@ sessions = Table(
     Column("expires_at", BigInteger, nullable=False),
 )
 Index("ix_pywire_auth_sessions_user_id", sessions.c.user_id)
+
+events = Table(
+    "pywire_auth_events",
+    metadata,
+    # SQLite only auto-increments an INTEGER PRIMARY KEY, and only AUTOINCREMENT
+    # promises never to reuse an id after the newest rows were pruned: a follower
+    # whose cursor sits above a reused id would skip those events.
+    Column(
+        "event_id",
+        BigInteger().with_variant(Integer, "sqlite"),
+        primary_key=True,
+        autoincrement=True,
+    ),
+    Column("payload", JSON, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    sqlite_autoincrement=True,
+)
+Index("ix_pywire_auth_events_created_at", events.c.created_at)

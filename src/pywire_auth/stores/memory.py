@@ -20,7 +20,14 @@ from pywire_auth.stores._validate import (
     check_text,
     check_user,
 )
-from pywire_auth.types import JSONValue, LoginRecord, ProviderLink, SessionRecord, UserRecord
+from pywire_auth.types import (
+    EventRecord,
+    JSONValue,
+    LoginRecord,
+    ProviderLink,
+    SessionRecord,
+    UserRecord,
+)
 
 __all__ = ["MemoryAuthStore"]
 
@@ -46,6 +53,8 @@ class MemoryAuthStore:
         self._hashes: dict[str, str] = {}
         self._links: dict[tuple[str, str], ProviderLink] = {}
         self._sessions: dict[str, SessionRecord] = {}
+        self._events: list[EventRecord] = []
+        self._last_event_id = 0
 
     def __repr__(self) -> str:
         return f"MemoryAuthStore(users={len(self._users)})"
@@ -190,6 +199,29 @@ class MemoryAuthStore:
         for sid in doomed:
             del self._sessions[sid]
         return len(doomed)
+
+    async def append_event(self, payload: Mapping[str, JSONValue], created_at: int) -> int:
+        """Append an event; ids count up from 1 and are never reused."""
+        self._last_event_id += 1
+        self._events.append(
+            EventRecord(self._last_event_id, copy.deepcopy(dict(payload)), created_at)
+        )
+        return self._last_event_id
+
+    async def events_after(self, event_id: int, limit: int) -> list[EventRecord]:
+        """Up to ``limit`` events after ``event_id``, oldest first."""
+        return [e for e in self._events if e.event_id > event_id][: max(0, limit)]
+
+    async def last_event_id(self) -> int:
+        """The id of the newest event ever appended, or 0."""
+        return self._last_event_id
+
+    async def delete_events_before(self, created_at: int) -> int:
+        """Forget events older than ``created_at``."""
+        kept = [e for e in self._events if e.created_at >= created_at]
+        dropped = len(self._events) - len(kept)
+        self._events = kept
+        return dropped
 
     async def close(self) -> None:
         """Nothing to release."""

@@ -39,7 +39,14 @@ from pywire_auth.stores._hot_reads import (
     fetch_one_raw,
 )
 from pywire_auth.stores._limits import SESSION_ID_LENGTH
-from pywire_auth.stores._schema import credentials, metadata, provider_links, sessions, users
+from pywire_auth.stores._schema import (
+    credentials,
+    events,
+    metadata,
+    provider_links,
+    sessions,
+    users,
+)
 from pywire_auth.stores._sql_engine import (
     DEADLOCK_RETRIES,
     OPERATION_TIMEOUT,
@@ -67,7 +74,14 @@ from pywire_auth.stores._validate import (
     check_text,
     check_user,
 )
-from pywire_auth.types import JSONValue, LoginRecord, ProviderLink, SessionRecord, UserRecord
+from pywire_auth.types import (
+    EventRecord,
+    JSONValue,
+    LoginRecord,
+    ProviderLink,
+    SessionRecord,
+    UserRecord,
+)
 
 __all__ = ["SQLAlchemyAuthStore", "metadata"]
 
@@ -443,6 +457,47 @@ class SQLAlchemyAuthStore:
     async def _delete_sessions(self, where: sa.ColumnElement[bool]) -> int:
         async def work(conn: AsyncConnection) -> int:
             return int((await conn.execute(sessions.delete().where(where))).rowcount)
+
+        return await self._transact(work)
+
+    # The event log (the embedded auth channel) ------------------------------
+
+    async def append_event(self, payload: Mapping[str, JSONValue], created_at: int) -> int:
+        """Append one event in its own short transaction and return its id."""
+
+        async def work(conn: AsyncConnection) -> int:
+            result = await conn.execute(
+                events.insert().values(payload=dict(payload), created_at=created_at)
+            )
+            key = result.inserted_primary_key
+            if key is None or key[0] is None:
+                raise StoreUnavailableError("the database returned no event id")
+            return int(key[0])
+
+        return await self._transact(work)
+
+    async def events_after(self, event_id: int, limit: int) -> list[EventRecord]:
+        """Up to ``limit`` events with ids above ``event_id``, by ascending id."""
+        query = (
+            sa.select(events.c.event_id, events.c.payload, events.c.created_at)
+            .where(events.c.event_id > event_id)
+            .order_by(events.c.event_id)
+            .limit(max(0, limit))
+        )
+        rows = await self._rows(query)
+        return [EventRecord(int(r.event_id), r.payload or {}, int(r.created_at)) for r in rows]
+
+    async def last_event_id(self) -> int:
+        """The highest event id in the log, or 0."""
+        top: Any = await self._row(sa.select(sa.func.max(events.c.event_id)))
+        return int(top[0]) if top is not None and top[0] is not None else 0
+
+    async def delete_events_before(self, created_at: int) -> int:
+        """Drop events created before ``created_at``."""
+
+        async def work(conn: AsyncConnection) -> int:
+            doomed = events.delete().where(events.c.created_at < created_at)
+            return int((await conn.execute(doomed)).rowcount)
 
         return await self._transact(work)
 

@@ -1,7 +1,8 @@
 """Test helpers for pywire-auth and for third-party backends.
 
 ``AuthStoreContract`` is the suite every :class:`~pywire_auth.AuthStore` must pass,
-``ThrottleContract`` the one for every :class:`~pywire_auth.Throttle`.
+``ThrottleContract`` the one for every :class:`~pywire_auth.Throttle` and
+``ChannelContract`` the one for every cross-process auth channel.
 Subclass it in your own tests and provide a ``store`` fixture::
 
     import pytest_asyncio
@@ -17,7 +18,14 @@ Subclass it in your own tests and provide a ``store`` fixture::
 Needs ``pytest`` and ``pytest-asyncio`` (the ``dev`` extra).
 """
 
+from pywire_auth.testing.channel_contract import ChannelContract, ChannelFactory
 from pywire_auth.testing.store_contract import AuthStoreContract
 from pywire_auth.testing.throttle_contract import ThrottleContract, ThrottleFactory
 
-__all__ = ["AuthStoreContract", "ThrottleContract", "ThrottleFactory"]
+__all__ = [
+    "AuthStoreContract",
+    "ChannelContract",
+    "ChannelFactory",
+    "ThrottleContract",
+    "ThrottleFactory",
+]
