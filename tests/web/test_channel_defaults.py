@@ -95,7 +95,8 @@ async def test_the_lifespan_starts_and_stops_the_channel(tmp_path: Path) -> None
     )
     router = app.app.router
     async with router.lifespan_context(app.app):
-        assert channel._tasks and not any(t.done() for t in channel._tasks)
+        assert channel._tasks
+        assert not any(t.done() for t in channel._tasks)
         running = list(channel._tasks)
     assert channel._tasks == []
     assert all(t.done() for t in running)
