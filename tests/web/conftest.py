@@ -31,6 +31,7 @@ from pywire_auth import (
     connect_auth,
     normalize_email,
 )
+from pywire_auth.channels.fanout import FanoutChannel
 from pywire_auth.stores._schema import users as users_table
 from pywire_auth.stores.sqlalchemy import SQLAlchemyAuthStore
 from tests.conftest import reset_database, server_url
@@ -176,6 +177,10 @@ async def app_factory(backend_url: str | None) -> AsyncIterator[AppFactory]:
     for web in built:
         for client in web.clients:
             await client.aclose()
+        # As the app's lifespan would: stop following the store before closing it.
+        channel = web.app.state.auth_channel
+        if isinstance(channel, FanoutChannel):
+            await channel.aclose()
         await web.idp.aclose()
 
 

@@ -14,6 +14,7 @@ from pywire_auth import (
     MemoryAuthStore,
     connect_auth,
 )
+from pywire_auth.channels.store import StoreAuthChannel
 from tests.web.conftest import (
     PAGES_DIR,
     SESSION_SECRET,
@@ -49,7 +50,8 @@ async def test_connect_returns_the_policy_engine() -> None:
         engine = connect_auth(app, local_idp=idp, session_secret=SESSION_SECRET)
         assert isinstance(engine, PolicyEngine)
         assert app.state.auth_engine is engine
-        assert isinstance(vars(app)["_auth_channel"], MemoryAuthChannel)
+        # The default reaches live pages in every worker process: the store's event log.
+        assert isinstance(vars(app)["_auth_channel"], StoreAuthChannel)
     finally:
         await idp.aclose()
 

@@ -111,6 +111,7 @@ class FanoutChannel:
         self._origin = uuid.uuid4().hex
         self._cursor: LogCursor | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._stopping = False
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(log={self.log!r}, notifier={self.notifier!r})"
@@ -228,14 +229,15 @@ class FanoutChannel:
         if log is None:
             return
         next_prune = time.monotonic() + random.uniform(0, _PRUNE_EVERY)  # noqa: S311 - jitter
-        while True:
+        while not self._stopping:
             if await self._guarded("event log", self._poll(log)) and time.monotonic() > next_prune:
                 next_prune = time.monotonic() + _PRUNE_EVERY
                 cutoff = int(time.time()) - self.retention
                 await self._guarded("event log", log.delete_events_before(cutoff))
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.poll_interval)
-            self._wake.clear()
+            if not self._stopping:
+                self._wake.clear()
 
     async def _poll(self, log: EventLog) -> None:
         if self._cursor is None:
@@ -303,11 +305,20 @@ class FanoutChannel:
 
     async def _stop_tasks(self) -> None:
         tasks, self._tasks = self._tasks, []
+        loop = asyncio.get_running_loop()
+        ours = [t for t in tasks if t.get_loop() is loop and not t.done()]
+        # Let the log follower finish the query it is in: a query cancelled
+        # midway can leave its driver connection to be collected unclosed.
+        self._stopping = True
+        with contextlib.suppress(RuntimeError):
+            self._wake.set()
+        if ours:
+            await asyncio.wait(ours, timeout=self.publish_timeout + 1)
         for task in tasks:
             with contextlib.suppress(RuntimeError):
-                task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError, RuntimeError):
                 # RuntimeError: the task belonged to an event loop that is gone.
-                if task.get_loop() is asyncio.get_running_loop():
-                    await task
+                task.cancel()
+        for task in ours:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._stopping = False

@@ -130,6 +130,7 @@ class SQLAlchemyAuthStore:
         self._hot_login = HotQuery(LOGIN_QUERY, self._engine)
         self._hot_session = HotQuery(SESSION_USER_QUERY, self._engine)
         self._schema_ready = not create_tables
+        self._closed = False
         self._schema_lock = asyncio.Lock()
 
     def __repr__(self) -> str:
@@ -182,6 +183,8 @@ class SQLAlchemyAuthStore:
     ) -> list[Row[Any]]:
         """Run one read statement on a pooled connection and return all its rows."""
 
+        self._check_open()
+
         async def read() -> list[Row[Any]]:
             if not self._schema_ready:
                 await self.create_tables()
@@ -206,6 +209,7 @@ class SQLAlchemyAuthStore:
         if not hot.raw:
             row = await self._row(hot.query, params)
             return tuple(row) if row is not None else None
+        self._check_open()
         if self._sqlite_reader is not None and self._schema_ready:
             # A local file needs no network deadline: WAL readers never wait for
             # the writer, and the busy timeout bounds the rare checkpoint wait.
@@ -231,11 +235,19 @@ class SQLAlchemyAuthStore:
 
         return await run_bounded(read(), self._timeout)
 
+    def _check_open(self) -> None:
+        # A disposed engine would quietly open a new pool; after close() nothing
+        # may (a background follower outliving its app would leak connections).
+        if self._closed:
+            raise StoreUnavailableError("the store was closed")
+
     async def _transact(self, work: Callable[[AsyncConnection], Awaitable[_T]]) -> _T:
         """Run ``work`` in one transaction, retrying it when the database picked it as
         a deadlock or serialization victim (InnoDB does so for racing inserts of one
         key; the retry then sees the winner's row and fails cleanly) or when its
         pooled connection turned out to be dead (nothing was committed on it)."""
+
+        self._check_open()
 
         async def attempts() -> _T:
             if not self._schema_ready:
@@ -502,7 +514,11 @@ class SQLAlchemyAuthStore:
         return await self._transact(work)
 
     async def close(self) -> None:
-        """Dispose the engine if this store created it; a shared engine is left alone."""
+        """Dispose the engine if this store created it; a shared engine is left alone.
+
+        Every later call raises :class:`~pywire_auth.StoreUnavailableError`.
+        """
+        self._closed = True
         if self._sqlite_reader is not None:
             await self._sqlite_reader.close()
         if self._owns_engine:
