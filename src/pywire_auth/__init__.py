@@ -10,9 +10,9 @@ Quick start::
     idp = LocalIdP(store=store)  # reads LOCAL_IDP_SECRET
     connect_auth(app, local_idp=idp)
 
-``SQLAlchemyAuthStore`` needs the ``sqlalchemy`` extra and ``RedisThrottle`` the
-``redis`` extra; importing one without its extra raises an ``ImportError`` that
-says what to install.
+``SQLAlchemyAuthStore`` and ``SQLAlchemyThrottle`` need the ``sqlalchemy`` extra
+and ``RedisThrottle`` the ``redis`` extra; importing one without its extra raises
+an ``ImportError`` that says what to install.
 """
 
 from __future__ import annotations
@@ -49,6 +49,7 @@ from pywire_auth.types import LOCAL_PROVIDER, LoginRecord, ProviderLink, Session
 if TYPE_CHECKING:
     from pywire_auth.stores.sqlalchemy import SQLAlchemyAuthStore
     from pywire_auth.throttles.redis import RedisThrottle
+    from pywire_auth.throttles.sql import SQLAlchemyThrottle
 
 __version__ = "0.5.0.dev0"
 
@@ -74,6 +75,7 @@ __all__ = [
     "RedisThrottle",
     "ReservedClaimError",
     "SQLAlchemyAuthStore",
+    "SQLAlchemyThrottle",
     "SessionConfig",
     "SessionRecord",
     "SessionStore",
@@ -101,4 +103,8 @@ def __getattr__(name: str) -> Any:
         from pywire_auth.throttles.redis import RedisThrottle
 
         return RedisThrottle
+    if name == "SQLAlchemyThrottle":
+        from pywire_auth.throttles.sql import SQLAlchemyThrottle
+
+        return SQLAlchemyThrottle
     raise AttributeError(f"module 'pywire_auth' has no attribute {name!r}")

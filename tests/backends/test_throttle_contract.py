@@ -1,4 +1,4 @@
-"""The Throttle contract, run against the in-process and the Redis throttle."""
+"""The Throttle contract, run against the in-process, the SQL and the Redis throttle."""
 
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ from pywire_auth import (
 from pywire_auth.protocols import Throttle
 from pywire_auth.testing import ThrottleContract, ThrottleFactory
 from pywire_auth.throttles.redis import RedisThrottle
+from pywire_auth.throttles.sql import SQLAlchemyThrottle
 from tests.conftest import IN_CI
 
 PAGES = Path(__file__).resolve().parents[2] / "examples" / "local_idp" / "src" / "pages"
@@ -43,6 +44,20 @@ class TestMemoryThrottle(ThrottleContract):
     @pytest.fixture
     def make_throttle(self) -> ThrottleFactory:
         return lambda limit, window: MemoryThrottle(limit=limit, window=window)
+
+
+class TestSQLAlchemyThrottle(ThrottleContract):
+    """On a SQLite file, PostgreSQL and MariaDB (``sql_url`` runs each in turn)."""
+
+    @pytest_asyncio.fixture
+    async def make_throttle(self, sql_url: str) -> AsyncIterator[ThrottleFactory]:
+        store = SQLAlchemyAuthStore(sql_url)
+
+        def make(limit: int, window: int) -> Throttle:
+            return SQLAlchemyThrottle(store, limit=limit, window=window)
+
+        yield make
+        await store.close()
 
 
 class TestRedisThrottle(ThrottleContract):

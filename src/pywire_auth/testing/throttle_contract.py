@@ -64,6 +64,25 @@ class ThrottleContract:
         assert await throttle.hit("other")
         assert not await throttle.hit("other")
 
+    async def test_a_hit_names_its_own_limit(self, make_throttle: ThrottleFactory) -> None:
+        throttle = make_throttle(1, 60)
+        assert [await throttle.hit("k", limit=3, window=60) for _ in range(4)] == [
+            True,
+            True,
+            True,
+            False,
+        ]
+        # Keys under different rules count on their own.
+        assert await throttle.hit("other", limit=1, window=3600)
+        assert not await throttle.hit("other", limit=1, window=3600)
+        assert await throttle.hit("third")
+
+    async def test_a_bad_rule_is_refused(self, make_throttle: ThrottleFactory) -> None:
+        throttle = make_throttle(3, 60)
+        for rule in ({"limit": 0}, {"window": 0}, {"limit": -1}):
+            with pytest.raises(ValueError, match="positive"):
+                await throttle.hit("k", **rule)
+
     async def test_concurrent_hits_are_counted_exactly(
         self, make_throttle: ThrottleFactory
     ) -> None:
