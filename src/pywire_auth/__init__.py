@@ -43,6 +43,7 @@ from pywire_auth.protocols import AuthStore, PasswordHasher, SessionStore, Throt
 from pywire_auth.sessions import SessionConfig
 from pywire_auth.stores.memory import MemoryAuthStore
 from pywire_auth.throttles.memory import MemoryThrottle
+from pywire_auth.throttles.policy import ClientAddress, RateLimit, ThrottlePolicy
 from pywire_auth.tokens.issuer import TokenIssuer
 from pywire_auth.types import LOCAL_PROVIDER, LoginRecord, ProviderLink, SessionRecord, UserRecord
 
@@ -61,6 +62,7 @@ __all__ = [
     "AuthError",
     "AuthMiddleware",
     "AuthStore",
+    "ClientAddress",
     "ConfigurationError",
     "InvalidEmailError",
     "InvalidInputError",
@@ -72,6 +74,7 @@ __all__ = [
     "PasswordHasher",
     "PasswordPolicy",
     "ProviderLink",
+    "RateLimit",
     "RedisThrottle",
     "ReservedClaimError",
     "SQLAlchemyAuthStore",
@@ -81,6 +84,7 @@ __all__ = [
     "SessionStore",
     "StoreUnavailableError",
     "Throttle",
+    "ThrottlePolicy",
     "ThrottledError",
     "TokenIssuer",
     "UserExistsError",

@@ -46,6 +46,33 @@ class TestMemoryThrottle(ThrottleContract):
         return lambda limit, window: MemoryThrottle(limit=limit, window=window)
 
 
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.mark.asyncio
+async def test_a_full_memory_throttle_keeps_live_counts_and_refuses_new_keys() -> None:
+    # Flooding the table with junk keys must not evict a live count (that would
+    # reset the victim's or the guesser's counter): new keys are refused instead.
+    clock = _Clock()
+    throttle = MemoryThrottle(limit=2, window=60, max_keys=10, clock=clock)
+    assert await throttle.hit("guesser")
+    assert await throttle.hit("guesser")
+    junk = [await throttle.hit(f"junk{i}") for i in range(50)]
+    assert junk == [True] * 9 + [False] * 41
+    assert not await throttle.hit("guesser")
+    assert len(throttle) == 10
+    # Once windows have ended, their room is reused.
+    clock.now += 61
+    assert await throttle.hit("new")
+    assert await throttle.hit("guesser")
+    assert len(throttle) == 2
+
+
 class TestSQLAlchemyThrottle(ThrottleContract):
     """On a SQLite file, PostgreSQL and MariaDB (``sql_url`` runs each in turn)."""
 
