@@ -166,15 +166,15 @@ class Throttle(Protocol):
     """Counts attempts per key (client address, email, device) in fixed time windows.
 
     A key's window starts at its first hit and lasts ``window`` seconds; within it
-    at most ``limit`` hits are allowed. ``connect_auth`` names the limit and window
-    of every hit (from :class:`~pywire_auth.ThrottlePolicy`) and uses one pair per
-    key; ``None`` means the throttle's own default. The counts must be exact under
+    at most ``limit`` hits are allowed. The caller names both on every hit
+    (``connect_auth`` takes them from its :class:`~pywire_auth.ThrottlePolicy`) and
+    uses one pair per key. The counts must be exact under
     concurrency (no two hits may both see the last free slot), and a throttle that
     cannot count raises :class:`~pywire_auth.exceptions.StoreUnavailableError`
     rather than letting attempts through uncounted.
     """
 
-    async def hit(self, key: str, *, limit: int | None = None, window: int | None = None) -> bool:
+    async def hit(self, key: str, *, limit: int, window: int) -> bool:
         """Count one attempt; ``False`` if the key is over ``limit`` in its window (refuse)."""
         ...
 

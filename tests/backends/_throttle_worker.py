@@ -17,11 +17,12 @@ KEY = "login:email:victim@example.com"
 
 
 async def _hammer(url: str, limit: int, hits: int) -> int:
-    throttle = SQLAlchemyThrottle(url, limit=limit, window=600)
+    throttle = SQLAlchemyThrottle(url)
     try:
         print("ready", flush=True)
         await asyncio.to_thread(sys.stdin.readline)
-        answers = await asyncio.gather(*(throttle.hit(KEY) for _ in range(hits)))
+        hammering = (throttle.hit(KEY, limit=limit, window=600) for _ in range(hits))
+        answers = await asyncio.gather(*hammering)
         return sum(answers)
     finally:
         await throttle.close()

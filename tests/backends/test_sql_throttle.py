@@ -55,23 +55,27 @@ def _sha(key: str) -> str:
 
 async def test_a_window_ends_and_the_next_starts_afresh(store: SQLAlchemyAuthStore) -> None:
     clock = Clock()
-    throttle = SQLAlchemyThrottle(store, limit=2, window=60, clock=clock)
-    assert [await throttle.hit("k") for _ in range(3)] == [True, True, False]
+    throttle = SQLAlchemyThrottle(store, clock=clock)
+
+    async def hit() -> bool:
+        return await throttle.hit("k", limit=2, window=60)
+
+    assert [await hit() for _ in range(3)] == [True, True, False]
     clock.now += 59.9
-    assert not await throttle.hit("k")
+    assert not await hit()
     clock.now += 0.1
-    assert [await throttle.hit("k") for _ in range(3)] == [True, True, False]
+    assert [await hit() for _ in range(3)] == [True, True, False]
     # A refund never reaches into a window that has ended.
     clock.now += 60
     await throttle.undo("k")
-    assert [await throttle.hit("k") for _ in range(3)] == [True, True, False]
+    assert [await hit() for _ in range(3)] == [True, True, False]
 
 
 async def test_only_hashes_of_keys_are_stored(store: SQLAlchemyAuthStore) -> None:
-    throttle = SQLAlchemyThrottle(store, limit=5, window=60)
+    throttle = SQLAlchemyThrottle(store)
     key = "login:email:ann@example.com"
-    await throttle.hit(key)
-    await throttle.hit(key)
+    await throttle.hit(key, limit=5, window=60)
+    await throttle.hit(key, limit=5, window=60)
     [(key_hash, _, hits)] = await _rows(store)
     assert (key_hash, hits) == (_sha(key), 2)
     await throttle.reset(key)
@@ -82,39 +86,39 @@ async def test_prune_deletes_expired_windows_in_bounded_batches(
     store: SQLAlchemyAuthStore,
 ) -> None:
     clock = Clock()
-    throttle = SQLAlchemyThrottle(store, limit=3, window=60, clock=clock, prune_batch=3)
+    throttle = SQLAlchemyThrottle(store, clock=clock, prune_batch=3)
     for i in range(5):
-        await throttle.hit(f"old{i}")
+        await throttle.hit(f"old{i}", limit=3, window=60)
     clock.now += 30
     for _ in range(3):
-        await throttle.hit("live")  # at its limit, 30 s left in its window
-    await throttle.hit("long", window=3600)
+        await throttle.hit("live", limit=3, window=60)  # at its limit, 30 s left
+    await throttle.hit("long", limit=3, window=3600)
     clock.now += 30  # the five old windows end now; "live" and "long" go on
     assert await throttle.prune() == 3
     assert await throttle.prune() == 2
     assert await throttle.prune() == 0
     assert sorted(key for key, _, _ in await _rows(store)) == sorted([_sha("live"), _sha("long")])
-    assert not await throttle.hit("live")  # its count survived every prune
+    assert not await throttle.hit("live", limit=3, window=60)  # its count survived
 
 
 async def test_prunes_now_and_then_on_its_own(store: SQLAlchemyAuthStore) -> None:
     clock = Clock()
-    throttle = SQLAlchemyThrottle(store, limit=3, window=60, clock=clock, prune_every=4)
+    throttle = SQLAlchemyThrottle(store, clock=clock, prune_every=4)
     for i in range(3):
-        await throttle.hit(f"old{i}")
+        await throttle.hit(f"old{i}", limit=3, window=60)
     clock.now += 60
     assert len(await _rows(store)) == 3
-    await throttle.hit("new")  # the 4th hit of this instance prunes
+    await throttle.hit("new", limit=3, window=60)  # the 4th hit of this instance prunes
     assert [key for key, _, _ in await _rows(store)] == [_sha("new")]
 
 
 async def test_takes_an_engine_or_a_url(sql_url: str) -> None:
     engine = create_async_engine(sql_url)
-    shared = SQLAlchemyThrottle(engine, limit=1, window=60)
-    owned = SQLAlchemyThrottle(sql_url, limit=1, window=60)
+    shared = SQLAlchemyThrottle(engine)
+    owned = SQLAlchemyThrottle(sql_url)
     try:
-        assert await shared.hit("k")
-        assert not await owned.hit("k")  # one table, one count
+        assert await shared.hit("k", limit=1, window=60)
+        assert not await owned.hit("k", limit=1, window=60)  # one table, one count
         await shared.close()  # not its engine: still usable
         async with engine.connect() as conn:
             assert await conn.scalar(sa.select(1)) == 1
@@ -126,18 +130,18 @@ async def test_takes_an_engine_or_a_url(sql_url: str) -> None:
 async def test_refuses_what_it_cannot_use() -> None:
     with pytest.raises(ConfigurationError):
         SQLAlchemyThrottle("")
-    with pytest.raises(ValueError, match="positive"):
-        SQLAlchemyThrottle("sqlite+aiosqlite://", limit=0)
+    with pytest.raises(ConfigurationError, match="positive"):
+        SQLAlchemyThrottle("sqlite+aiosqlite://", prune_every=0)
 
 
 @pytest.mark.parametrize(
     "url", ["postgresql+asyncpg://u:p@127.0.0.1:1/db", "mysql+aiomysql://u:p@127.0.0.1:1/db"]
 )
 async def test_unreachable_database_is_unavailable_not_unthrottled(url: str) -> None:
-    throttle = SQLAlchemyThrottle(url, limit=2, window=60, timeout=5)
+    throttle = SQLAlchemyThrottle(url, timeout=5)
     try:
         with pytest.raises(StoreUnavailableError):
-            await throttle.hit("ip:1")
+            await throttle.hit("ip:1", limit=2, window=60)
         with pytest.raises(StoreUnavailableError):
             await throttle.undo("ip:1")
         with pytest.raises(StoreUnavailableError):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["check_rule", "rule_for"]
+__all__ = ["check_rule"]
 
 
 def check_rule(limit: object, window: object) -> tuple[int, int]:
@@ -17,12 +17,3 @@ def check_rule(limit: object, window: object) -> tuple[int, int]:
     ):
         raise ValueError("limit and window must be positive whole numbers")
     return limit, window
-
-
-def rule_for(
-    default_limit: int, default_window: int, limit: int | None, window: int | None
-) -> tuple[int, int]:
-    """The rule of one hit: its own ``limit``/``window``, else the throttle's defaults."""
-    return check_rule(
-        default_limit if limit is None else limit, default_window if window is None else window
-    )

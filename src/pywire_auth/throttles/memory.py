@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from pywire_auth.throttles._rules import check_rule, rule_for
+from pywire_auth.throttles._rules import check_rule
 
 __all__ = ["MemoryThrottle"]
 
@@ -17,9 +17,8 @@ _SWEEP_INTERVAL = 1.0
 class MemoryThrottle:
     """A :class:`~pywire_auth.Throttle` with fixed windows, kept in this process.
 
-    At most ``limit`` hits per key in each ``window`` seconds; ``limit`` and
-    ``window`` are the defaults for hits that name none (``connect_auth`` always
-    names them, from its :class:`~pywire_auth.ThrottlePolicy`).
+    Each hit names its rule: at most ``limit`` hits per key in each ``window``
+    seconds (``connect_auth`` takes them from its :class:`~pywire_auth.ThrottlePolicy`).
 
     Memory stays bounded by ``max_keys``. When the table is full, expired windows
     are dropped; if none has expired, a **new key is refused** (its hit answers
@@ -32,20 +31,14 @@ class MemoryThrottle:
     :class:`~pywire_auth.SQLAlchemyThrottle` or :class:`~pywire_auth.RedisThrottle`.
 
     >>> import asyncio
-    >>> t = MemoryThrottle(limit=2, window=60)
-    >>> [asyncio.run(t.hit("ip:1")) for _ in range(3)]
+    >>> t = MemoryThrottle()
+    >>> [asyncio.run(t.hit("ip:1", limit=2, window=60)) for _ in range(3)]
     [True, True, False]
     """
 
     def __init__(
-        self,
-        limit: int = 20,
-        window: int = 300,
-        *,
-        max_keys: int = 100_000,
-        clock: Callable[[], float] = time.monotonic,
+        self, *, max_keys: int = 100_000, clock: Callable[[], float] = time.monotonic
     ) -> None:
-        self.limit, self.window = check_rule(limit, window)
         if max_keys < 1:
             raise ValueError("max_keys must be positive")
         self.max_keys = max_keys
@@ -55,15 +48,15 @@ class MemoryThrottle:
         self._last_sweep = float("-inf")
 
     def __repr__(self) -> str:
-        return f"MemoryThrottle(limit={self.limit}, window={self.window})"
+        return f"MemoryThrottle(max_keys={self.max_keys})"
 
     def __len__(self) -> int:
         """How many keys the table holds (live or not yet swept)."""
         return len(self._counts)
 
-    async def hit(self, key: str, *, limit: int | None = None, window: int | None = None) -> bool:
-        """Count one attempt for ``key``; ``False`` once it is over the limit."""
-        limit, window = rule_for(self.limit, self.window, limit, window)
+    async def hit(self, key: str, *, limit: int, window: int) -> bool:
+        """Count one attempt for ``key``; ``False`` once it is over ``limit`` in its window."""
+        check_rule(limit, window)
         now = self._clock()
         entry = self._counts.get(key)
         if entry is not None and now < entry[0]:

@@ -42,7 +42,7 @@ from pywire_auth.stores._sql_engine import (
     run_bounded,
 )
 from pywire_auth.stores.sqlalchemy import SQLAlchemyAuthStore
-from pywire_auth.throttles._rules import check_rule, rule_for
+from pywire_auth.throttles._rules import check_rule
 
 __all__ = ["SQLAlchemyThrottle"]
 
@@ -61,9 +61,9 @@ class SQLAlchemyThrottle:
     ``AsyncEngine`` (never disposed here) or a URL (owned, disposed by
     :meth:`close`). Works on SQLite, PostgreSQL and MySQL/MariaDB.
 
-    At most ``limit`` hits per key in each ``window`` seconds; ``limit`` and
-    ``window`` are the defaults for hits that name none (``connect_auth`` always
-    names them, from its :class:`~pywire_auth.ThrottlePolicy`). Keys are stored
+    Each hit names its rule, at most ``limit`` hits per key in each ``window``
+    seconds (``connect_auth`` takes them from its
+    :class:`~pywire_auth.ThrottlePolicy`). Keys are stored
     as their SHA-256, in the table ``pywire_auth_throttle`` (created on first
     use). Every ``prune_every`` hits of this instance, at most ``prune_batch``
     expired windows are deleted; live windows never are. Window ends come from
@@ -83,15 +83,12 @@ class SQLAlchemyThrottle:
         self,
         store_or_engine: SQLAlchemyAuthStore | AsyncEngine | str,
         *,
-        limit: int = 20,
-        window: int = 300,
         create_tables: bool = True,
         timeout: float | None = None,
         prune_every: int = 256,
         prune_batch: int = 1000,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self.limit, self.window = check_rule(limit, window)
         if prune_every < 1 or prune_batch < 1:
             raise ConfigurationError("prune_every and prune_batch must be positive")
         self._owns_engine = False
@@ -139,11 +136,11 @@ class SQLAlchemyThrottle:
         self._table_lock = asyncio.Lock()
 
     def __repr__(self) -> str:
-        return f"SQLAlchemyThrottle({self._engine.url!r}, limit={self.limit}, window={self.window})"
+        return f"SQLAlchemyThrottle({self._engine.url!r})"
 
-    async def hit(self, key: str, *, limit: int | None = None, window: int | None = None) -> bool:
-        """Count one attempt for ``key``; ``False`` once it is over the limit."""
-        limit, window = rule_for(self.limit, self.window, limit, window)
+    async def hit(self, key: str, *, limit: int, window: int) -> bool:
+        """Count one attempt for ``key``; ``False`` once it is over ``limit`` in its window."""
+        check_rule(limit, window)
         now = self._now_ms()
         params = {"b_key": _hash(key), "b_now": now, "b_window_end": now + window * 1000}
         hits = await self._run(self._count, params)
