@@ -71,12 +71,12 @@ async def test_a_full_memory_throttle_keeps_live_counts_and_refuses_new_keys() -
     junk = [await hit(f"junk{i}") for i in range(50)]
     assert junk == [True] * 9 + [False] * 41
     assert not await hit("guesser")
-    assert len(throttle) == 10
+    assert throttle.size == 10
     # Once windows have ended, their room is reused.
     clock.now += 61
     assert await hit("new")
     assert await hit("guesser")
-    assert len(throttle) == 2
+    assert throttle.size == 2
 
 
 class TestSQLAlchemyThrottle(ThrottleContract):

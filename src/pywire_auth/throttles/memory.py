@@ -50,8 +50,10 @@ class MemoryThrottle:
     def __repr__(self) -> str:
         return f"MemoryThrottle(max_keys={self.max_keys})"
 
-    def __len__(self) -> int:
+    @property
+    def size(self) -> int:
         """How many keys the table holds (live or not yet swept)."""
+        # A property, not __len__: an empty throttle must still be truthy.
         return len(self._counts)
 
     async def hit(self, key: str, *, limit: int, window: int) -> bool:
