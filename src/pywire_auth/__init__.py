@@ -10,9 +10,9 @@ Quick start::
     idp = LocalIdP(store=store)  # reads LOCAL_IDP_SECRET
     connect_auth(app, local_idp=idp)
 
-``SQLAlchemyAuthStore`` needs the ``sqlalchemy`` extra and ``RedisThrottle`` the
-``redis`` extra; importing one without its extra raises an ``ImportError`` that
-says what to install.
+``SQLAlchemyAuthStore`` and ``SQLAlchemyThrottle`` need the ``sqlalchemy`` extra
+and ``RedisThrottle`` the ``redis`` extra; importing one without its extra raises
+an ``ImportError`` that says what to install.
 """
 
 from __future__ import annotations
@@ -43,12 +43,14 @@ from pywire_auth.protocols import AuthStore, PasswordHasher, SessionStore, Throt
 from pywire_auth.sessions import SessionConfig
 from pywire_auth.stores.memory import MemoryAuthStore
 from pywire_auth.throttles.memory import MemoryThrottle
+from pywire_auth.throttles.policy import ClientAddress, RateLimit, ThrottlePolicy
 from pywire_auth.tokens.issuer import TokenIssuer
 from pywire_auth.types import LOCAL_PROVIDER, LoginRecord, ProviderLink, SessionRecord, UserRecord
 
 if TYPE_CHECKING:
     from pywire_auth.stores.sqlalchemy import SQLAlchemyAuthStore
     from pywire_auth.throttles.redis import RedisThrottle
+    from pywire_auth.throttles.sql import SQLAlchemyThrottle
 
 __version__ = "0.5.0.dev0"
 
@@ -60,6 +62,7 @@ __all__ = [
     "AuthError",
     "AuthMiddleware",
     "AuthStore",
+    "ClientAddress",
     "ConfigurationError",
     "InvalidEmailError",
     "InvalidInputError",
@@ -71,14 +74,17 @@ __all__ = [
     "PasswordHasher",
     "PasswordPolicy",
     "ProviderLink",
+    "RateLimit",
     "RedisThrottle",
     "ReservedClaimError",
     "SQLAlchemyAuthStore",
+    "SQLAlchemyThrottle",
     "SessionConfig",
     "SessionRecord",
     "SessionStore",
     "StoreUnavailableError",
     "Throttle",
+    "ThrottlePolicy",
     "ThrottledError",
     "TokenIssuer",
     "UserExistsError",
@@ -101,4 +107,8 @@ def __getattr__(name: str) -> Any:
         from pywire_auth.throttles.redis import RedisThrottle
 
         return RedisThrottle
+    if name == "SQLAlchemyThrottle":
+        from pywire_auth.throttles.sql import SQLAlchemyThrottle
+
+        return SQLAlchemyThrottle
     raise AttributeError(f"module 'pywire_auth' has no attribute {name!r}")

@@ -22,5 +22,5 @@ class AuthState:
     engine: PolicyEngine
     channel: AuthChannel
     local_idp: LocalIdP | None = None
-    #: Counts sign-in attempts per address and per email, sign-ups per address.
+    #: Counts sign-in and sign-up attempts (the numbers come from a ThrottlePolicy).
     throttle: Throttle | None = None

@@ -25,6 +25,7 @@ from pywire_auth.protocols import EventLog, SessionStore, Throttle
 from pywire_auth.sessions import SessionConfig, SessionManager
 from pywire_auth.stores.memory import MemoryAuthStore
 from pywire_auth.throttles.memory import MemoryThrottle
+from pywire_auth.throttles.policy import ThrottlePolicy
 
 __all__ = ["connect_auth"]
 
@@ -44,6 +45,7 @@ def connect_auth(
     session_secret: str = "",
     session_config: SessionConfig | None = None,
     throttle: Throttle | object | None = _DEFAULT,
+    throttle_policy: ThrottlePolicy | None = None,
     registration_claims: RegistrationClaims | None = None,
     token_ttl: int = 600,
 ) -> PolicyEngine:
@@ -57,8 +59,10 @@ def connect_auth(
     * Sessions are signed with ``session_secret`` or ``PYWIRE_SESSION_SECRET`` and kept
       in the IdP's store (which must also be a ``SessionStore``), so they survive
       restarts with the users they belong to.
-    * ``throttle`` counts sign-in attempts per address and per email and sign-ups
-      per address (default: 20 per 5 minutes each, in memory); ``None`` turns it off.
+    * ``throttle`` counts sign-in and sign-up attempts (default: in memory);
+      ``throttle_policy`` (a :class:`~pywire_auth.ThrottlePolicy`) sets how many per
+      address, account and device, and where the client address comes from behind a
+      proxy; ``throttle=None`` turns throttling off.
     * ``registration_claims(form) -> claims`` decides which claims a new account
       gets from its sign-up form. Without it, posted fields such as ``role`` grant
       nothing: anyone can post them.
@@ -94,6 +98,7 @@ def connect_auth(
             register_page=register_page,
             token_ttl=token_ttl,
             registration_claims=registration_claims,
+            throttle_policy=throttle_policy,
         ).routes()
 
     starlette_app = app.app

@@ -170,10 +170,19 @@ class SessionStore(Protocol):
 
 @runtime_checkable
 class Throttle(Protocol):
-    """Counts attempts per key (client address, email) in a time window."""
+    """Counts attempts per key (client address, email, device) in fixed time windows.
 
-    async def hit(self, key: str) -> bool:
-        """Count one attempt; ``False`` if the key is over its limit (refuse it)."""
+    A key's window starts at its first hit and lasts ``window`` seconds; within it
+    at most ``limit`` hits are allowed. The caller names both on every hit
+    (``connect_auth`` takes them from its :class:`~pywire_auth.ThrottlePolicy`) and
+    uses one pair per key. The counts must be exact under
+    concurrency (no two hits may both see the last free slot), and a throttle that
+    cannot count raises :class:`~pywire_auth.exceptions.StoreUnavailableError`
+    rather than letting attempts through uncounted.
+    """
+
+    async def hit(self, key: str, *, limit: int, window: int) -> bool:
+        """Count one attempt; ``False`` if the key is over ``limit`` in its window (refuse)."""
         ...
 
     async def undo(self, key: str) -> None:
@@ -181,7 +190,7 @@ class Throttle(Protocol):
         ...
 
     async def reset(self, key: str) -> None:
-        """Forget the attempts of ``key`` (for example after a successful sign-in)."""
+        """Forget the attempts of ``key`` (an administrator lifting a lockout)."""
         ...
 
 

@@ -124,6 +124,14 @@ class SessionManager:
     def _sign(self, token: str) -> str:
         return hmac.new(self._key, token.encode(), hashlib.sha256).hexdigest()[:32]
 
+    def derive_key(self, purpose: str) -> bytes:
+        """A key for another cookie's signatures, derived from the session secret.
+
+        A NUL byte can never occur in a session token, so no derived key is the
+        signature of one, and each ``purpose`` gets an unrelated key.
+        """
+        return hmac.new(self._key, b"derive\x00" + purpose.encode(), hashlib.sha256).digest()
+
     # Sessions --------------------------------------------------------------
 
     @staticmethod

@@ -19,7 +19,14 @@ import sqlalchemy as sa
 from pywire import PyWire
 from pywire.auth import ClaimsPrincipal
 
-from pywire_auth import LOCAL_PROVIDER, Argon2Hasher, LocalIdP, MemoryThrottle, SQLAlchemyAuthStore
+from pywire_auth import (
+    LOCAL_PROVIDER,
+    Argon2Hasher,
+    LocalIdP,
+    RateLimit,
+    SQLAlchemyAuthStore,
+    ThrottlePolicy,
+)
 from tests.backends._servers import (
     COOKIE,
     IDP_SECRET,
@@ -189,7 +196,15 @@ async def outage(sql_backend: str, sql_url: str) -> AsyncIterator[Outage]:
         url = sa.make_url(sql_url)
         proxy = await TcpProxy(url.host or "127.0.0.1", url.port or 0).start()
         store_url = proxy.url_for(sql_url)
-    app, idp = build_app(store_url, throttle=MemoryThrottle(limit=2, window=60))
+    two = RateLimit(2, 60)
+    policy = ThrottlePolicy(
+        failures_per_address=two,
+        emails_per_address=two,
+        failures_per_account=two,
+        failures_per_device=two,
+        registrations_per_address=two,
+    )
+    app, idp = build_app(store_url, throttle_policy=policy)
     setup = Outage(app=app, idp=idp, direct_url=sql_url, proxy=proxy)
     try:
         yield setup

@@ -20,6 +20,7 @@ EXPECTED_ALL = [
     "AuthError",
     "AuthMiddleware",
     "AuthStore",
+    "ClientAddress",
     "ConfigurationError",
     "InvalidEmailError",
     "InvalidInputError",
@@ -31,14 +32,17 @@ EXPECTED_ALL = [
     "PasswordHasher",
     "PasswordPolicy",
     "ProviderLink",
+    "RateLimit",
     "RedisThrottle",
     "ReservedClaimError",
     "SQLAlchemyAuthStore",
+    "SQLAlchemyThrottle",
     "SessionConfig",
     "SessionRecord",
     "SessionStore",
     "StoreUnavailableError",
     "Throttle",
+    "ThrottlePolicy",
     "ThrottledError",
     "TokenIssuer",
     "UserExistsError",
@@ -93,6 +97,13 @@ def test_sqlalchemy_store_importable_with_extra() -> None:
     assert SQLAlchemyAuthStore is direct
 
 
+def test_sqlalchemy_throttle_importable_with_extra() -> None:
+    from pywire_auth import SQLAlchemyThrottle
+    from pywire_auth.throttles.sql import SQLAlchemyThrottle as direct
+
+    assert SQLAlchemyThrottle is direct
+
+
 def _run_python(code: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-W", "error", "-c", textwrap.dedent(code)],
@@ -130,6 +141,24 @@ def test_missing_sqlalchemy_extra_gives_helpful_import_error() -> None:
     assert len(errors) == 2, result.stdout
     for line in errors:
         assert "pywire-auth[sqlalchemy]" in line
+
+
+def test_missing_sqlalchemy_extra_names_it_for_the_sql_throttle() -> None:
+    result = _run_python(
+        """
+        import sys
+        sys.modules["sqlalchemy"] = None  # as if the extra were not installed
+
+        from pywire_auth import MemoryThrottle, connect_auth
+        try:
+            from pywire_auth import SQLAlchemyThrottle
+        except ImportError as error:
+            print("import-error:", error)
+        """
+    )
+    assert result.returncode == 0, result.stderr
+    assert "import-error: SQLAlchemyThrottle needs" in result.stdout
+    assert "pywire-auth[sqlalchemy]" in result.stdout
 
 
 def test_missing_redis_extra_gives_helpful_import_error() -> None:

@@ -14,9 +14,8 @@ from __future__ import annotations
 
 import inspect
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from pywire.auth import ANONYMOUS, ClaimsPrincipal
@@ -29,15 +28,13 @@ from pywire_auth._http import add_query_param, is_cross_site, safe_local_path, s
 from pywire_auth._state import AuthState
 from pywire_auth.exceptions import (
     AuthError,
-    InvalidEmailError,
     MissingFieldError,
-    StoreUnavailableError,
-    ThrottledError,
 )
+from pywire_auth.local.device import DeviceCookies
+from pywire_auth.local.guard import SignInGuard
 from pywire_auth.local.idp import LocalIdP
-from pywire_auth.local.normalize import normalize_email
 from pywire_auth.local.principal import plain_user_id, principal_user_id
-from pywire_auth.protocols import Throttle
+from pywire_auth.throttles.policy import ThrottlePolicy
 from pywire_auth.tokens.issuer import RESERVED_CLAIMS
 from pywire_auth.types import JSONValue
 
@@ -75,10 +72,27 @@ class LocalRoutes:
     register_page: str = "/register"
     token_ttl: int = 600
     registration_claims: RegistrationClaims | None = None
+    throttle_policy: ThrottlePolicy | None = None
+    guard: SignInGuard = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        policy = self.throttle_policy or ThrottlePolicy()
+        devices = None
+        if policy.device_cookie_ttl:
+            devices = DeviceCookies(
+                self.state.sessions.derive_key("device-cookie"),
+                path=self._base() + "/login",
+                ttl=policy.device_cookie_ttl,
+                secure=self.state.sessions.config.secure,
+            )
+        self.guard = SignInGuard(self.state.throttle, policy, devices)
+
+    def _base(self) -> str:
+        return self.prefix.rstrip("/") + "/local"
 
     def routes(self) -> list[Route]:
         """The five routes, mounted under ``{prefix}/local/``."""
-        base = self.prefix.rstrip("/") + "/local"
+        base = self._base()
         # Every method is routed here (not just POST) so that a GET is answered
         # 405 by us instead of falling through to PyWire's page catch-all.
         endpoints = {
@@ -143,21 +157,17 @@ class LocalRoutes:
         token = await sessions.start(plain_user_id(user_id), replacing=old_token)
         response = RedirectResponse(self._next(fields), 303, headers=_NO_STORE)
         response.headers.append("set-cookie", sessions.cookie_header(token, https=_https(request)))
+        device = self.guard.device_cookie(fields.get("email", ""), https=_https(request))
+        if device is not None:
+            response.headers.append("set-cookie", device)
         return response
-
-    @staticmethod
-    def _client(request: Request) -> str:
-        return request.client.host if request.client else "unknown"
 
     # The routes ---------------------------------------------------------------
 
     async def register(self, request: Request, fields: dict[str, str]) -> Response:
         """``POST {prefix}/local/register``: create the account, sign in, go to ``next``."""
-        throttle = self.state.throttle
-        ip_key = f"register:{self._client(request)}"
-        if throttle is not None and not await throttle.hit(ip_key):
-            raise ThrottledError("too many registrations from this address")
-        async with _refund_if_undecided(throttle, ip_key):
+        admission = await self.guard.admit_registration(request.scope)
+        async with admission.refund_if_undecided():
             return await self._register(request, fields)
 
     async def _register(self, request: Request, fields: dict[str, str]) -> Response:
@@ -178,23 +188,17 @@ class LocalRoutes:
         email, password = fields.get("email", ""), fields.get("password", "")
         if not email.strip() or not password:
             raise MissingFieldError("email and password are required")
-        email_key = f"login:email:{_email_key(email)}"
-        ip_key = f"login:ip:{self._client(request)}"
-        throttle = self.state.throttle
-        if throttle is not None:
-            # Both counters are hit before any hashing: a refused guess costs no
-            # Argon2, and parallel guesses cannot all slip in before the count.
-            ip_ok = await throttle.hit(ip_key)
-            email_ok = await throttle.hit(email_key)
-            if not (ip_ok and email_ok):
-                raise ThrottledError("too many sign-in attempts")
-        async with _refund_if_undecided(throttle, ip_key, email_key):
+        # Counted before any hashing: a refused guess costs no Argon2, and
+        # parallel guesses cannot all slip in before the count.
+        admission = await self.guard.admit_login(
+            request.scope, request.headers.get("cookie", ""), email
+        )
+        async with admission.refund_if_undecided():
             principal = await self.idp.verify_credentials(email=email, password=password)
             if principal is None:
                 return self._fail(request, fields, "invalid", self.login_page)
             response = await self._sign_in(request, principal.user_id, fields)
-        if throttle is not None:
-            await throttle.reset(email_key)
+        await admission.succeeded()
         return response
 
     async def revoke(self, request: Request, fields: dict[str, str]) -> Response:
@@ -256,19 +260,6 @@ class LocalRoutes:
         return _json({"valid": True, "decoded": claims})
 
 
-@asynccontextmanager
-async def _refund_if_undecided(throttle: Throttle | None, *keys: str) -> AsyncIterator[None]:
-    # An attempt the server could not decide (store down, hashing overloaded) was
-    # no guess at all: it must not push the user toward "throttled".
-    try:
-        yield
-    except (StoreUnavailableError, ThrottledError):
-        if throttle is not None:
-            for key in keys:
-                await throttle.undo(key)
-        raise
-
-
 def _json(
     body: dict[str, Any], status: int = 200, headers: dict[str, str] | None = None
 ) -> Response:
@@ -277,13 +268,3 @@ def _json(
 
 def _https(request: Request) -> bool:
     return request.url.scheme in ("https", "wss")
-
-
-def _email_key(email: str) -> str:
-    # Count guesses per account, whatever spelling of the address is used.
-    try:
-        return normalize_email(email)
-    except InvalidEmailError:
-        return email.strip().lower()[:254]
-    except AuthError:
-        return ""

@@ -10,5 +10,7 @@ SUBJECT_LENGTH = 255
 PW_HASH_LENGTH = 512
 #: Session ids are SHA-256 hex digests.
 SESSION_ID_LENGTH = 64
+#: Throttle keys are stored as SHA-256 hex digests.
+THROTTLE_KEY_LENGTH = 64
 #: Largest serialized ``claims`` or ``extras`` object, in bytes.
 JSON_BYTES = 64 * 1024

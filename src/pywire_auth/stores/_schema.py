@@ -12,10 +12,20 @@ signing out ends them in every browser, also after a restart::
 
     pywire_auth_sessions        session_id | user_id | created_at | expires_at
 
-and ``pywire_auth_events`` is the log of sign-outs and claim changes that every
-worker process follows to update its live pages (the embedded auth channel)::
+A fifth, ``pywire_auth_events``, is the log of sign-outs and claim changes that
+every worker process follows to update its live pages (the embedded auth channel)::
 
     pywire_auth_events          event_id | payload (JSON) | created_at
+
+A sixth, ``pywire_auth_throttle``, holds the attempt counts of
+:class:`~pywire_auth.throttles.sql.SQLAlchemyThrottle`, shared by every process
+on the database::
+
+    pywire_auth_throttle        key_hash | window_end | hits
+
+``key_hash`` is the SHA-256 (hex) of the throttle key, so no email or address is
+stored and the key's length is fixed; ``window_end`` is in milliseconds since the
+epoch (each key has its own window length, so the end, not the start, is stored).
 
 ``(provider, subject)`` is the primary key of the links table: the database, not
 a read before the write, decides which of two racing registrations wins.
@@ -47,10 +57,19 @@ from pywire_auth.stores._limits import (
     PW_HASH_LENGTH,
     SESSION_ID_LENGTH,
     SUBJECT_LENGTH,
+    THROTTLE_KEY_LENGTH,
     USER_ID_LENGTH,
 )
 
-__all__ = ["credentials", "events", "metadata", "provider_links", "sessions", "users"]
+__all__ = [
+    "credentials",
+    "events",
+    "metadata",
+    "provider_links",
+    "sessions",
+    "throttle",
+    "users",
+]
 
 
 class _ExactText(TypeDecorator[str]):
@@ -167,3 +186,14 @@ events = Table(
     sqlite_autoincrement=True,
 )
 Index("ix_pywire_auth_events_created_at", events.c.created_at)
+
+throttle = Table(
+    "pywire_auth_throttle",
+    metadata,
+    # Lower-case hex only, so the default collation of every database compares it exactly.
+    Column("key_hash", String(THROTTLE_KEY_LENGTH), primary_key=True),
+    Column("window_end", BigInteger, nullable=False),
+    Column("hits", BigInteger, nullable=False),
+)
+# Pruning finds expired windows by this index, never by a full scan.
+Index("ix_pywire_auth_throttle_window_end", throttle.c.window_end)

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable
+from collections.abc import AsyncIterator, Awaitable
+from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
@@ -26,6 +27,7 @@ __all__ = [
     "configure_sqlite",
     "is_deadlock",
     "make_engine",
+    "mapped_errors",
     "run_bounded",
     "unavailable",
 ]
@@ -141,6 +143,26 @@ def unavailable(err: BaseException | None) -> StoreUnavailableError:
         f" ({type(cause).__name__})" if cause is not None else "",
     )
     return StoreUnavailableError("the user store is unavailable")
+
+
+@asynccontextmanager
+async def mapped_errors(*, retryable: bool = False) -> AsyncIterator[None]:
+    """The one place driver errors become ours, for the store and the SQL throttle.
+
+    ``IntegrityError`` passes through for the writes that expect it; a deadlock
+    or a dropped connection becomes :class:`RetryTransaction` when the caller can
+    run the transaction again; everything else means "could not decide".
+    """
+    try:
+        yield
+    except exc.IntegrityError:
+        raise
+    except exc.DBAPIError as err:
+        if retryable and (is_deadlock(err) or err.connection_invalidated):
+            raise RetryTransaction from err
+        raise unavailable(err) from err
+    except (exc.TimeoutError, exc.DisconnectionError, OSError, TimeoutError) as err:
+        raise unavailable(err) from err
 
 
 async def run_bounded(operation: Awaitable[_T], timeout: float) -> _T:  # noqa: ASYNC109

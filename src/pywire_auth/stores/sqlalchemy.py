@@ -11,8 +11,8 @@ Alembic users import the table metadata from here::
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from typing import Any, TypeVar
 
 try:
@@ -54,8 +54,8 @@ from pywire_auth.stores._sql_engine import (
     STALE_RETRIES,
     RetryTransaction,
     configure_sqlite,
-    is_deadlock,
     make_engine,
+    mapped_errors,
     run_bounded,
     unavailable,
 )
@@ -142,6 +142,11 @@ class SQLAlchemyAuthStore:
         """The engine this store runs its queries on."""
         return self._engine
 
+    @property
+    def timeout(self) -> float:
+        """The longest one operation may take before it is unavailable, in seconds."""
+        return self._timeout
+
     async def create_tables(self) -> None:
         """Create the tables if they do not exist (done automatically on first use)."""
         async with self._schema_lock:
@@ -163,20 +168,9 @@ class SQLAlchemyAuthStore:
         async with self._mapped_errors(), self._engine.begin() as conn:
             await conn.run_sync(metadata.create_all, checkfirst=True)
 
-    @asynccontextmanager
-    async def _mapped_errors(self, *, retryable: bool = False) -> AsyncIterator[None]:
-        # The one place driver errors become ours. IntegrityError is handled by the
-        # writes themselves; everything else means "could not decide".
-        try:
-            yield
-        except exc.IntegrityError:
-            raise
-        except exc.DBAPIError as err:
-            if retryable and (is_deadlock(err) or err.connection_invalidated):
-                raise RetryTransaction from err
-            raise unavailable(err) from err
-        except (exc.TimeoutError, exc.DisconnectionError, OSError, TimeoutError) as err:
-            raise unavailable(err) from err
+    @staticmethod
+    def _mapped_errors(*, retryable: bool = False) -> AbstractAsyncContextManager[None]:
+        return mapped_errors(retryable=retryable)
 
     async def _rows(
         self, statement: sa.Executable, params: dict[str, Any] | None = None

@@ -17,6 +17,7 @@ except ImportError as _missing:  # pragma: no cover - exercised in a venv withou
     ) from _missing
 
 from pywire_auth.exceptions import StoreUnavailableError
+from pywire_auth.throttles._rules import check_rule
 
 __all__ = ["RedisThrottle"]
 
@@ -40,8 +41,10 @@ return 0
 class RedisThrottle:
     """A :class:`~pywire_auth.Throttle` with fixed windows in Redis.
 
-    At most ``limit`` hits per key in each ``window`` seconds, counted across
-    every process that uses the same Redis and ``prefix``. If Redis cannot be
+    Each hit names its rule, at most ``limit`` hits per key in each ``window``
+    seconds (``connect_auth`` takes them from its :class:`~pywire_auth.ThrottlePolicy`),
+    counted across every process that uses the same Redis and ``prefix``. Redis
+    expires each window itself, so memory stays bounded by the live keys. If Redis cannot be
     reached the throttle raises :class:`~pywire_auth.StoreUnavailableError`, so a
     sign-in answers ``unavailable`` rather than going uncounted.
 
@@ -53,35 +56,30 @@ class RedisThrottle:
         self,
         url_or_client: str | Redis,
         *,
-        limit: int = 20,
-        window: int = 300,
         prefix: str = "pywire-auth:throttle:",
     ) -> None:
-        if limit < 1 or window < 1:
-            raise ValueError("limit and window must be positive")
         if isinstance(url_or_client, str):
             self._redis: Redis = Redis.from_url(url_or_client, socket_timeout=5)
             self._owns_client = True
         else:
             self._redis = url_or_client
             self._owns_client = False
-        self.limit = limit
-        self.window = window
         self.prefix = prefix
         self._hit: Any = self._redis.register_script(_HIT)
         self._undo: Any = self._redis.register_script(_UNDO)
 
     def __repr__(self) -> str:
-        return f"RedisThrottle(limit={self.limit}, window={self.window}, prefix={self.prefix!r})"
+        return f"RedisThrottle(prefix={self.prefix!r})"
 
-    async def hit(self, key: str) -> bool:
-        """Count one attempt for ``key``; ``False`` once it is over the limit."""
+    async def hit(self, key: str, *, limit: int, window: int) -> bool:
+        """Count one attempt for ``key``; ``False`` once it is over ``limit`` in its window."""
+        check_rule(limit, window)
         try:
-            count = await self._hit(keys=[self.prefix + key], args=[self.window * 1000])
+            count = await self._hit(keys=[self.prefix + key], args=[window * 1000])
         except (RedisError, OSError) as err:
             logger.warning("throttle unavailable: %s", type(err).__name__)
             raise StoreUnavailableError("the throttle store is unavailable") from err
-        return int(count) <= self.limit
+        return int(count) <= limit
 
     async def undo(self, key: str) -> None:
         """Take back one attempt of ``key``."""
