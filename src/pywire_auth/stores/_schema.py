@@ -12,6 +12,9 @@ signing out ends them in every browser, also after a restart::
 
     pywire_auth_sessions        session_id | user_id | created_at | expires_at
 
+``expires_at`` is indexed so that pruning expired sessions in small batches reads
+only the rows it deletes.
+
 ``(provider, subject)`` is the primary key of the links table: the database, not
 a read before the write, decides which of two racing registrations wins.
 """
@@ -134,3 +137,4 @@ sessions = Table(
     Column("expires_at", BigInteger, nullable=False),
 )
 Index("ix_pywire_auth_sessions_user_id", sessions.c.user_id)
+Index("ix_pywire_auth_sessions_expires_at", sessions.c.expires_at)
