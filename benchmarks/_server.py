@@ -45,7 +45,11 @@ async def main(port: int, db_url: str) -> None:
     idp: LocalIdP = app.state.local_idp
     with contextlib.suppress(UserExistsError):  # already there from an earlier run
         await idp.create_user(email="bench@example.com", password="bench-password")
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    # A long keep-alive: a benchmark's client may idle while another one is measured,
+    # and a connection closed under it would fail its next request.
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", timeout_keep_alive=120
+    )
     await uvicorn.Server(config).serve()
 
 

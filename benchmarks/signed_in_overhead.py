@@ -68,6 +68,16 @@ def cpu_ns(pid: int) -> int:
     return total
 
 
+def cookie_header(cookie: str) -> dict[str, str]:
+    """The session cookie as a plain header, as a browser sends it.
+
+    Not httpx's cookie jar: that runs http.cookiejar on every request, costing the
+    client about as much as the whole signed-in overhead we measure, which would show
+    up in the wall-clock ratio although the server does nothing for it.
+    """
+    return {"Cookie": f"{COOKIE}={cookie}"}
+
+
 async def rate(
     client: httpx.AsyncClient, url: str, count: int, marker: str, pid: int | None = None
 ) -> tuple[float, float]:
@@ -94,10 +104,13 @@ def start_server(port: int, db: str, profile: Path | None = None) -> subprocess.
     return subprocess.Popen([*prefix, str(HERE / "_server.py"), str(port), db])
 
 
-def stop_server(server: subprocess.Popen[bytes]) -> None:
-    # SIGINT: uvicorn shuts down and re-raises it as KeyboardInterrupt, after which
-    # cProfile still writes its file (a re-raised SIGTERM would kill it first).
-    server.send_signal(signal.SIGINT)
+def stop_server(server: subprocess.Popen[bytes], *, profiled: bool = False) -> None:
+    if profiled:
+        # SIGINT: uvicorn shuts down and re-raises it as KeyboardInterrupt, after
+        # which cProfile still writes its file (a re-raised SIGTERM kills it first).
+        server.send_signal(signal.SIGINT)
+    else:
+        server.terminate()
     server.wait(timeout=60)
 
 
@@ -109,7 +122,7 @@ async def measure(args: argparse.Namespace, db: str) -> None:
         await wait_ready(base)
         cookie = await sign_in(base)
         anon = httpx.AsyncClient(base_url=base)
-        signed = httpx.AsyncClient(base_url=base, cookies={COOKIE: cookie})
+        signed = httpx.AsyncClient(base_url=base, headers=cookie_header(cookie))
         sides = {"anonymous": (anon, ANONYMOUS), "signed in": (signed, SIGNED_IN)}
         try:
             for client, marker in sides.values():  # warm-up: imports, compiled templates
@@ -166,13 +179,13 @@ async def profile(args: argparse.Namespace, db: str, folder: Path) -> None:
         try:
             await wait_ready(base)
             cookie = await sign_in(base) if name == "signed in" else None
-            cookies = {COOKIE: cookie} if cookie else None
-            async with httpx.AsyncClient(base_url=base, cookies=cookies) as client:
+            headers = cookie_header(cookie) if cookie else None
+            async with httpx.AsyncClient(base_url=base, headers=headers) as client:
                 marker = SIGNED_IN if cookie else ANONYMOUS
                 await rate(client, "/", args.requests, marker)  # warm-up, profiled too
                 await rate(client, "/", count, marker)
         finally:
-            stop_server(server)
+            stop_server(server, profiled=True)
         per_request[name] = pstats.Stats(str(path))
     _print_growth(per_request["anonymous"], per_request["signed in"], count + args.requests)
 

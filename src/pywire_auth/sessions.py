@@ -39,6 +39,8 @@ __all__ = ["SESSION_SECRET_ENV", "SessionConfig", "SessionManager"]
 SESSION_SECRET_ENV = "PYWIRE_SESSION_SECRET"  # noqa: S105 - the variable's name
 _MIN_SECRET_BYTES = 32
 _TOKEN_BYTES = 32
+# Longer Cookie headers are verified every time rather than remembered.
+_MEMO_HEADER_CHARS = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +100,7 @@ class SessionManager:
         self._key = hashlib.sha256(b"pywire-auth session\x00" + key.encode()).digest()
         self._clock = clock
         self._cache = SessionCache(self.config.cache_ttl, self.config.cache_size, clock)
+        self._verified: dict[str, str] = {}  # Cookie header -> the token it verified to
 
     def __repr__(self) -> str:
         return f"SessionManager(store={self.store!r}, cookie={self.config.cookie_name!r})"
@@ -112,6 +115,20 @@ class SessionManager:
         """The verified session token in a ``Cookie`` header, or ``None``."""
         if self.config.cookie_name not in cookie_header:
             return None
+        # A browser sends the same header on request after request: remember the
+        # answer for headers that verified. The answer depends on nothing but the
+        # header (and our key), so this changes no outcome. Only verified headers
+        # are kept, so forged cookies cannot crowd out real ones.
+        token = self._verified.get(cookie_header)
+        if token is None:
+            token = self._verify(cookie_header)
+            if token is not None and len(cookie_header) <= _MEMO_HEADER_CHARS:
+                if len(self._verified) >= self.config.cache_size:
+                    del self._verified[next(iter(self._verified))]  # the oldest
+                self._verified[cookie_header] = token
+        return token
+
+    def _verify(self, cookie_header: str) -> str | None:
         # Starlette's parser is lenient like browsers: an odd cookie of another
         # script or subdomain (JSON values, spaces) must not hide ours, which
         # http.cookies.SimpleCookie would do by stopping at it.
