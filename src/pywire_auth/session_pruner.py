@@ -11,7 +11,6 @@ delete's locks and requests get the database in between.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 from types import TracebackType
@@ -81,6 +80,7 @@ class SessionPruner:
             self._task = asyncio.get_running_loop().create_task(
                 self._run(), name="pywire-auth session pruner"
             )
+            self._task.add_done_callback(_report_crash)
 
     async def aclose(self) -> None:
         """Stop the background task and wait for it (a pass in progress is cancelled)."""
@@ -88,8 +88,9 @@ class SessionPruner:
         if task is None:
             return
         task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        # wait, not await: a task that had crashed was reported then, and shutting
+        # the app down must not fail over it.
+        await asyncio.wait([task])
 
     async def __aenter__(self) -> SessionPruner:
         self.start()
@@ -118,3 +119,10 @@ class SessionPruner:
             except AuthError as exc:
                 # The code only: a chained driver message may quote parameters.
                 logger.warning("pruning expired sessions failed (%s); will retry", exc.code)
+
+
+def _report_crash(task: asyncio.Task[None]) -> None:
+    # Only a bug gets here (store failures are AuthErrors, handled in the loop):
+    # say so at once rather than at shutdown, or never.
+    if not task.cancelled() and (exc := task.exception()) is not None:
+        logger.error("the session pruner stopped", exc_info=exc)
