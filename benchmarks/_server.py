@@ -1,6 +1,7 @@
 """The app the HTTP benchmarks load: the example's pages, SQLite, throttling off.
 
 Run by the benchmarks as a subprocess: python benchmarks/_server.py PORT DB_URL
+(DB_URL ``memory`` runs on a MemoryAuthStore instead).
 """
 
 from __future__ import annotations
@@ -14,7 +15,15 @@ from pathlib import Path
 import uvicorn
 from pywire import PyWire
 
-from pywire_auth import Argon2Hasher, LocalIdP, SQLAlchemyAuthStore, UserExistsError, connect_auth
+from pywire_auth import (
+    Argon2Hasher,
+    AuthStore,
+    LocalIdP,
+    MemoryAuthStore,
+    SQLAlchemyAuthStore,
+    UserExistsError,
+    connect_auth,
+)
 
 PAGES = Path(__file__).resolve().parents[1] / "examples" / "local_idp" / "src" / "pages"
 
@@ -24,7 +33,8 @@ def build(db_url: str) -> PyWire:
     workers = os.environ.get("BENCH_HASH_WORKERS")
     nice = int(os.environ.get("BENCH_HASH_NICE", "10"))
     hasher = Argon2Hasher(max_workers=int(workers) if workers else None, max_pending=256, nice=nice)
-    idp = LocalIdP(store=SQLAlchemyAuthStore(db_url), secret="b" * 32, hasher=hasher)
+    store: AuthStore = MemoryAuthStore() if db_url == "memory" else SQLAlchemyAuthStore(db_url)
+    idp = LocalIdP(store=store, secret="b" * 32, hasher=hasher)
     # Throttling would refuse a benchmark's repeated logins by design.
     connect_auth(app, local_idp=idp, session_secret="s" * 32, throttle=None)
     return app
@@ -35,7 +45,11 @@ async def main(port: int, db_url: str) -> None:
     idp: LocalIdP = app.state.local_idp
     with contextlib.suppress(UserExistsError):  # already there from an earlier run
         await idp.create_user(email="bench@example.com", password="bench-password")
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    # A long keep-alive: a benchmark's client may idle while another one is measured,
+    # and a connection closed under it would fail its next request.
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", timeout_keep_alive=120
+    )
     await uvicorn.Server(config).serve()
 
 

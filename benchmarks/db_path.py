@@ -54,7 +54,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from pywire_auth import LocalIdP, ProviderLink, SQLAlchemyAuthStore, UserRecord
 from pywire_auth.local.principal import principal_for
-from pywire_auth.sessions import SessionManager
+from pywire_auth.sessions import SessionConfig, SessionManager
 from pywire_auth.stores import _sql_engine, _sql_queries
 from pywire_auth.stores._schema import metadata
 
@@ -402,7 +402,9 @@ NAMES = {
 
 def library_ops(store: SQLAlchemyAuthStore, data: Dataset, session_ids: list[str]) -> dict[str, Op]:
     idp = LocalIdP(store=store, secret=SECRET)
-    manager = SessionManager(store, SESSION_SECRET)
+    # No session cache: this benchmark measures the store read every request made
+    # before it (signed_in_overhead.py measures the cache over HTTP).
+    manager = SessionManager(store, SESSION_SECRET, SessionConfig(cache_ttl=0))
 
     async def login(i: int) -> Any:
         return await store.get_login("local", data.emails[i])

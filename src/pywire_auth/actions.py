@@ -82,7 +82,12 @@ class AuthActions:
         return user
 
     async def _save(self, uid: str, claims: Mapping[str, JSONValue]) -> ClaimsPrincipal:
-        user = await self._state.store.update_user(uid, claims=claims)
+        try:
+            user = await self._state.store.update_user(uid, claims=claims)
+        finally:
+            # This process's next request of the user must see the new claims, not a
+            # cached principal; other processes hear of it through the channel.
+            self._state.sessions.forget_user(uid)
         if user is None:
             raise UserNotFoundError(f"no user {uid!r}")
         principal = principal_for(user)

@@ -18,7 +18,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from pywire_auth._http import is_cross_site
 from pywire_auth._state import AuthState
 from pywire_auth.exceptions import AuthError
-from pywire_auth.local.principal import principal_for
 
 __all__ = ["SESSION_SCOPE_KEY", "AuthMiddleware"]
 
@@ -81,11 +80,10 @@ class AuthMiddleware:
             # with the user's cookie gets an anonymous connection.
             return ANONYMOUS, None, None
         try:
-            found = await sessions.load_with_user(token)
+            found = await sessions.lookup(token)
             if found is None:
                 return ANONYMOUS, None, None
-            record, user = found
-            principal = principal_for(user)
+            record, principal = found.record, found.principal
             set_cookie = None
             sliding = principal.is_authenticated and scope["type"] == "http"
             if sliding and sessions.needs_refresh(record) and await sessions.refresh(record):

@@ -163,8 +163,14 @@ class SessionStore(Protocol):
         """End every session of the user; return how many there were."""
         ...
 
-    async def delete_expired_sessions(self, now: int) -> int:
-        """Remove sessions that expired before ``now``; return how many."""
+    async def delete_expired_sessions(self, now: int, *, limit: int | None = None) -> int:
+        """Remove sessions that expired before ``now``; return how many.
+
+        With ``limit`` (at least 1) at most that many go, in one short statement,
+        so pruning a backlog never holds a big delete's locks; callers repeat until
+        fewer than ``limit`` were deleted. A smaller ``limit`` raises
+        :class:`~pywire_auth.exceptions.InvalidInputError`.
+        """
         ...
 
 

@@ -12,6 +12,9 @@ signing out ends them in every browser, also after a restart::
 
     pywire_auth_sessions        session_id | user_id | created_at | expires_at
 
+``expires_at`` is indexed so that pruning expired sessions in small batches reads
+only the rows it deletes.
+
 A fifth, ``pywire_auth_events``, is the log of sign-outs and claim changes that
 every worker process follows to update its live pages (the embedded auth channel)::
 
@@ -168,6 +171,7 @@ sessions = Table(
     Column("expires_at", BigInteger, nullable=False),
 )
 Index("ix_pywire_auth_sessions_user_id", sessions.c.user_id)
+Index("ix_pywire_auth_sessions_expires_at", sessions.c.expires_at)
 
 events = Table(
     "pywire_auth_events",

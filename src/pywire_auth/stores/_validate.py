@@ -24,6 +24,7 @@ from pywire_auth.types import JSONValue, ProviderLink, UserRecord
 
 __all__ = [
     "check_json",
+    "check_limit",
     "check_link",
     "check_pw_hash",
     "check_registration",
@@ -79,6 +80,12 @@ def check_link(link: ProviderLink) -> None:
 def check_pw_hash(pw_hash: str) -> None:
     """Validate a password hash string before it is written."""
     check_text("pw_hash", pw_hash, PW_HASH_LENGTH)
+
+
+def check_limit(limit: int | None) -> None:
+    """Refuse a batch size that is not a whole number of at least 1 (``None``: no limit)."""
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+        raise InvalidInputError("limit must be a whole number of at least 1")
 
 
 def check_registration(user: UserRecord, link: ProviderLink, pw_hash: str | None) -> None:

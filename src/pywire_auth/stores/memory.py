@@ -14,6 +14,7 @@ from dataclasses import replace
 from pywire_auth.exceptions import InvalidInputError, UserExistsError, UserNotFoundError
 from pywire_auth.stores._limits import SESSION_ID_LENGTH
 from pywire_auth.stores._validate import (
+    check_limit,
     check_link,
     check_pw_hash,
     check_registration,
@@ -193,9 +194,12 @@ class MemoryAuthStore:
             del self._sessions[sid]
         return len(doomed)
 
-    async def delete_expired_sessions(self, now: int) -> int:
-        """Drop sessions that expired before ``now``."""
+    async def delete_expired_sessions(self, now: int, *, limit: int | None = None) -> int:
+        """Drop sessions that expired before ``now`` (at most ``limit`` of them)."""
+        check_limit(limit)
         doomed = [sid for sid, s in self._sessions.items() if s.expires_at < now]
+        if limit is not None:
+            doomed = doomed[:limit]
         for sid in doomed:
             del self._sessions[sid]
         return len(doomed)

@@ -68,6 +68,7 @@ from pywire_auth.stores._sql_queries import (
     user_from_values,
 )
 from pywire_auth.stores._validate import (
+    check_limit,
     check_link,
     check_pw_hash,
     check_registration,
@@ -86,6 +87,18 @@ from pywire_auth.types import (
 __all__ = ["SQLAlchemyAuthStore", "metadata"]
 
 _T = TypeVar("_T")
+
+
+def _create_schema(conn: sa.Connection) -> None:
+    """Create missing tables, then missing indexes of tables that already existed.
+
+    ``create_all`` adds indexes only to the tables it creates, so a database made by
+    an older version would never get an index added since (``expires_at``).
+    """
+    metadata.create_all(conn, checkfirst=True)
+    for table in metadata.sorted_tables:
+        for index in table.indexes:
+            index.create(conn, checkfirst=True)
 
 
 class SQLAlchemyAuthStore:
@@ -165,8 +178,13 @@ class SQLAlchemyAuthStore:
             self._schema_ready = True
 
     async def _create_all(self) -> None:
-        async with self._mapped_errors(), self._engine.begin() as conn:
-            await conn.run_sync(metadata.create_all, checkfirst=True)
+        try:
+            async with self._mapped_errors(), self._engine.begin() as conn:
+                await conn.run_sync(_create_schema)
+        except exc.IntegrityError as err:
+            # PostgreSQL reports two processes creating one table or index at once
+            # as a duplicate in its catalog; the next pass finds it there.
+            raise StoreUnavailableError("the schema was being created concurrently") from err
 
     @staticmethod
     def _mapped_errors(*, retryable: bool = False) -> AbstractAsyncContextManager[None]:
@@ -456,9 +474,29 @@ class SQLAlchemyAuthStore:
         """End every session of the user."""
         return await self._delete_sessions(sessions.c.user_id == user_id)
 
-    async def delete_expired_sessions(self, now: int) -> int:
-        """Drop sessions that expired before ``now``."""
-        return await self._delete_sessions(sessions.c.expires_at < now)
+    async def delete_expired_sessions(self, now: int, *, limit: int | None = None) -> int:
+        """Drop sessions that expired before ``now``; with ``limit``, at most that many.
+
+        A batch picks its rows through the ``expires_at`` index and deletes them by
+        primary key in the same transaction: the portable form of ``DELETE ...
+        LIMIT`` (PostgreSQL has none, MariaDB refuses it in a subquery of the same
+        table), and it locks exactly the rows it deletes.
+        """
+        check_limit(limit)
+        expired = sessions.c.expires_at < now
+        if limit is None:
+            return await self._delete_sessions(expired)
+        pick = sa.select(sessions.c.session_id).where(expired).limit(limit)
+
+        async def work(conn: AsyncConnection) -> int:
+            ids = [row[0] for row in await conn.execute(pick)]
+            if not ids:
+                return 0
+            # Expiry checked again: a session refreshed since the pick stays.
+            doomed = sessions.delete().where(sessions.c.session_id.in_(ids), expired)
+            return int((await conn.execute(doomed)).rowcount)
+
+        return await self._transact(work)
 
     async def _delete_sessions(self, where: sa.ColumnElement[bool]) -> int:
         async def work(conn: AsyncConnection) -> int:

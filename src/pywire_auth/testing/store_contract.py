@@ -332,6 +332,39 @@ class AuthStoreContract:
         assert await sessions.get_session("e" * 64) is None
         assert await sessions.get_session("f" * 64) is not None
 
+    async def test_expired_sessions_are_purged_in_batches(self, store: AuthStore) -> None:
+        sessions = self._sessions(store)
+        user = _user()
+        await store.create_user(user, link=_local(user))
+        expired = [f"x{i:02d}".ljust(64, "0") for i in range(7)]
+        for i, session_id in enumerate(expired):
+            await sessions.create_session(SessionRecord(session_id, user.user_id, 1, 100 + i))
+        # Expiring exactly at ``now`` is not "before now"; later ones are alive.
+        await sessions.create_session(SessionRecord("y" * 64, user.user_id, 1, 200))
+        await sessions.create_session(SessionRecord("z" * 64, user.user_id, 1, 300))
+        assert [await sessions.delete_expired_sessions(200, limit=3) for _ in range(4)] == [
+            3,
+            3,
+            1,
+            0,
+        ]
+        assert [await sessions.get_session(sid) for sid in expired] == [None] * 7
+        assert await sessions.get_session("y" * 64) is not None
+        assert await sessions.get_session("z" * 64) is not None
+        assert await sessions.delete_expired_sessions(301, limit=500) == 2
+
+    @pytest.mark.parametrize("limit", [0, -1])
+    async def test_expired_session_batches_need_a_positive_limit(
+        self, store: AuthStore, limit: int
+    ) -> None:
+        sessions = self._sessions(store)
+        user = _user()
+        await store.create_user(user, link=_local(user))
+        await sessions.create_session(SessionRecord("h" * 64, user.user_id, 1, 100))
+        with pytest.raises(InvalidInputError):
+            await sessions.delete_expired_sessions(200, limit=limit)
+        assert await sessions.get_session("h" * 64) is not None
+
     async def test_deleting_a_user_ends_their_sessions(self, store: AuthStore) -> None:
         sessions = self._sessions(store)
         user = _user()
