@@ -81,9 +81,7 @@ class PwnedPasswords:
             headers={"Add-Padding": "true", "User-Agent": self.user_agent},
         ) as client:
             response = await client.get(self.url + prefix)
-            response.raise_for_status()
-            if response.status_code != httpx.codes.OK:
-                raise ValueError(f"unexpected status {response.status_code}")
+            response.raise_for_status()  # any non-2xx, redirects included
             return response.text
 
     def _report(self, exc: BaseException) -> None:
