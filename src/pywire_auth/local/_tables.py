@@ -24,7 +24,8 @@ __all__ = [
 #: The Unicode version whose assigned code points new passwords and emails may use.
 #: Unicode's normalization stability policy freezes the NFKC form of every assigned
 #: character, so a password accepted under this version normalizes identically on any
-#: later Python. Raising it is safe; lowering it is not (see docs/local-idp.md).
+#: later Python. Raise it only once every deployment runs a Python with at least that
+#: Unicode version (Python 3.11 has 14.0.0); never lower it (see docs/local-idp.md).
 PINNED_UNICODE_VERSION = "14.0.0"
 
 
