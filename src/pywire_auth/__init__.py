@@ -10,9 +10,9 @@ Quick start::
     idp = LocalIdP(store=store)  # reads LOCAL_IDP_SECRET
     connect_auth(app, local_idp=idp)
 
-``SQLAlchemyAuthStore`` and ``SQLAlchemyThrottle`` need the ``sqlalchemy`` extra
-and ``RedisThrottle`` the ``redis`` extra; importing one without its extra raises
-an ``ImportError`` that says what to install.
+``SQLAlchemyAuthStore`` and ``SQLAlchemyThrottle`` need the ``sqlalchemy`` extra,
+``RedisThrottle`` the ``redis`` extra and ``PwnedPasswords`` the ``hibp`` extra;
+importing one without its extra raises an ``ImportError`` that says what to install.
 """
 
 from __future__ import annotations
@@ -36,7 +36,8 @@ from pywire_auth.exceptions import (
 from pywire_auth.integration import connect_auth
 from pywire_auth.local.hashing import Argon2Hasher
 from pywire_auth.local.idp import LocalIdP
-from pywire_auth.local.normalize import PasswordPolicy, normalize_email
+from pywire_auth.local.normalize import normalize_email
+from pywire_auth.local.passwords import PasswordPolicy
 from pywire_auth.local.routes import ERROR_CODES
 from pywire_auth.middleware import AuthMiddleware
 from pywire_auth.protocols import AuthStore, PasswordHasher, SessionStore, Throttle
@@ -48,6 +49,7 @@ from pywire_auth.tokens.issuer import TokenIssuer
 from pywire_auth.types import LOCAL_PROVIDER, LoginRecord, ProviderLink, SessionRecord, UserRecord
 
 if TYPE_CHECKING:
+    from pywire_auth.local.pwned import PwnedPasswords
     from pywire_auth.stores.sqlalchemy import SQLAlchemyAuthStore
     from pywire_auth.throttles.redis import RedisThrottle
     from pywire_auth.throttles.sql import SQLAlchemyThrottle
@@ -74,6 +76,7 @@ __all__ = [
     "PasswordHasher",
     "PasswordPolicy",
     "ProviderLink",
+    "PwnedPasswords",
     "RateLimit",
     "RedisThrottle",
     "ReservedClaimError",
@@ -103,6 +106,10 @@ def __getattr__(name: str) -> Any:
         from pywire_auth.stores.sqlalchemy import SQLAlchemyAuthStore
 
         return SQLAlchemyAuthStore
+    if name == "PwnedPasswords":
+        from pywire_auth.local.pwned import PwnedPasswords
+
+        return PwnedPasswords
     if name == "RedisThrottle":
         from pywire_auth.throttles.redis import RedisThrottle
 

@@ -9,7 +9,7 @@ codes are part of the public contract and never change once released::
     ├── InvalidInputError          "invalid"        (also a ValueError)
     │   ├── MissingFieldError      "missing"
     │   ├── InvalidEmailError      "invalid_email"
-    │   ├── WeakPasswordError      "weak_password"
+    │   ├── WeakPasswordError      "weak_password"  (.reason says why: "common", ...)
     │   └── ReservedClaimError     "invalid"        (caller tried to set iss/sub/exp/...)
     ├── UserExistsError            "exists"         (also a ValueError)
     ├── UserNotFoundError          "not_found"      (also a LookupError)
@@ -77,9 +77,22 @@ class InvalidEmailError(InvalidInputError):
 
 
 class WeakPasswordError(InvalidInputError):
-    """The password does not meet the password policy."""
+    """The password does not meet the password policy.
+
+    ``code`` stays ``"weak_password"`` (the routes' ``?error=`` value); ``reason``
+    says why, for a form to explain it. Reasons are stable strings:
+    ``too_short``, ``too_long``, ``invalid_character``, ``unassigned_character``,
+    ``contains_email``, ``repetitive``, ``sequential``, ``common``, ``breached``.
+
+    >>> WeakPasswordError("too common", reason="common").reason
+    'common'
+    """
 
     code = "weak_password"
+
+    def __init__(self, message: str = "", *, reason: str = "policy") -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 class ReservedClaimError(InvalidInputError):

@@ -7,7 +7,7 @@ suite, :mod:`pywire_auth.testing`, and a third-party store can run it too.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Protocol, runtime_checkable
 
 from pywire_auth.types import (
@@ -28,7 +28,7 @@ class AuthStore(Protocol):
 
     Rules every implementation keeps (the contract suite checks each one):
 
-    * ``create_user`` is atomic: user, credential and link are all written or none is.
+    * ``create_user`` is atomic: user, credential and links are all written or none is.
     * Uniqueness of ``(provider, subject)`` is decided by the store itself at write
       time, never by a read before the write, so concurrent calls cannot both win.
     * A link is never re-pointed to another user.
@@ -39,12 +39,19 @@ class AuthStore(Protocol):
     """
 
     async def create_user(
-        self, user: UserRecord, *, link: ProviderLink, pw_hash: str | None = None
+        self,
+        user: UserRecord,
+        *,
+        link: ProviderLink,
+        pw_hash: str | None = None,
+        extra_links: Sequence[ProviderLink] = (),
     ) -> None:
-        """Write ``user``, its credential and its first ``link`` in one transaction.
+        """Write ``user``, its credential, ``link`` and ``extra_links`` in one transaction.
 
-        Raises :class:`~pywire_auth.exceptions.UserExistsError` if ``link`` (or the
-        user id) is taken; then nothing is written.
+        ``extra_links`` reserve more unique identities for the new user (the local IdP
+        reserves its address's look-alike skeleton). Raises
+        :class:`~pywire_auth.exceptions.UserExistsError` if any link (or the user id)
+        is taken; then nothing is written.
         """
         ...
 

@@ -119,7 +119,11 @@ def profile_email(response: httpx.Response) -> str | None:
 
 
 async def row_counts(url: str) -> tuple[int, int, int]:
-    """``(users, credentials, provider_links)`` rows, counted straight from the tables."""
+    """``(users, credentials, provider_links)`` rows, counted straight from the tables.
+
+    An account made by ``LocalIdP.create_user`` has two links: its email and the
+    ``local-skeleton`` link that reserves its look-alikes.
+    """
     engine = create_async_engine(url)
     try:
         async with engine.connect() as conn:

@@ -90,13 +90,13 @@ async def test_crash_between_writes_leaves_nothing(sql_url: str) -> None:
     event.listen(sync_engine, "before_cursor_execute", crash_on_credential)
     try:
         with pytest.raises(InjectedCrash):
-            await idp.create_user(email="ann@example.com", password="password123")
+            await idp.create_user(email="ann@example.com", password="pass-word-1234")
     finally:
         event.remove(sync_engine, "before_cursor_execute", crash_on_credential)
     try:
         assert await row_counts(sql_url) == (0, 0, 0)
-        user_id = await idp.create_user(email="ann@example.com", password="password123")
-        principal = await idp.verify_credentials(email="ann@example.com", password="password123")
+        user_id = await idp.create_user(email="ann@example.com", password="pass-word-1234")
+        principal = await idp.verify_credentials(email="ann@example.com", password="pass-word-1234")
         assert principal is not None
         assert principal.user_id == f"local:{user_id}"
     finally:

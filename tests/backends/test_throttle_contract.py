@@ -191,7 +191,7 @@ async def test_two_workers_share_one_sign_in_limit(tmp_path: Path) -> None:
         )
         apps.append(app)
         idps.append(idp)
-    await idps[0].create_user(email="ann@example.com", password="password123")
+    await idps[0].create_user(email="ann@example.com", password="pass-word-1234")
     clients = [
         httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver")
         for app in apps
@@ -206,7 +206,7 @@ async def test_two_workers_share_one_sign_in_limit(tmp_path: Path) -> None:
         assert answers[:3] == ["/login_local?error=invalid"] * 3
         assert answers[3] == "/login_local?error=throttled"
         right = await clients[1].post(
-            "/auth/local/login", data={"email": "ann@example.com", "password": "password123"}
+            "/auth/local/login", data={"email": "ann@example.com", "password": "pass-word-1234"}
         )
         assert right.headers["location"] == "/login_local?error=throttled"
     finally:

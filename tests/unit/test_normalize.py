@@ -161,16 +161,19 @@ def test_policy_defaults() -> None:
 
 def test_policy_min_length_boundary() -> None:
     policy = PasswordPolicy()
-    assert policy.normalize("a" * 8) == "a" * 8
-    with pytest.raises(WeakPasswordError):
-        policy.normalize("a" * 7)
+    assert policy.normalize("tk3vq9zm") == "tk3vq9zm"
+    with pytest.raises(WeakPasswordError) as info:
+        policy.normalize("tk3vq9z")
+    assert info.value.reason == "too_short"
 
 
 def test_policy_max_length_boundary() -> None:
     policy = PasswordPolicy()
-    assert policy.normalize("a" * 256) == "a" * 256
-    with pytest.raises(WeakPasswordError):
-        policy.normalize("a" * 257)
+    longest = ("correct horse battery staple " * 9)[:256]
+    assert policy.normalize(longest) == longest
+    with pytest.raises(WeakPasswordError) as info:
+        policy.normalize(longest + "x")
+    assert info.value.reason == "too_long"
 
 
 def test_policy_never_trims() -> None:
@@ -179,18 +182,42 @@ def test_policy_never_trims() -> None:
     assert PasswordPolicy().normalize("passwor ") == "passwor "
 
 
+def _fullwidth(text: str) -> str:
+    return "".join(chr(ord(ch) + 0xFEE0) for ch in text)
+
+
 def test_policy_applies_nfkc() -> None:
-    assert (
-        PasswordPolicy().normalize("\uff50\uff41\uff53\uff53\uff57\uff4f\uff52\uff44\uff11")
-        == "password1"
-    )
+    assert PasswordPolicy().normalize(_fullwidth("pywire-auth1")) == "pywire-auth1"
     decomposed = "cafe\u0301-latte"
     assert PasswordPolicy().normalize(decomposed) == "caf\u00e9-latte"
 
 
-def test_policy_length_is_counted_after_nfkc() -> None:
-    # U+2474 (parenthesized digit one) becomes "(1)": 3 chars x 3 = 9 >= 8.
-    assert PasswordPolicy().normalize("\u2474\u2474\u2474") == "(1)(1)(1)"
+@pytest.mark.parametrize(
+    "typed",
+    [
+        pytest.param("\ufdfa", id="one-char-18-after-nfkc"),  # ARABIC LIGATURE SALLALLAHOU...
+        pytest.param("\u2474\u2475\u2476", id="three-parenthesized-digits"),  # "(1)(2)(3)"
+        pytest.param("\u3392\u3392\u3393\u3394", id="square-units"),  # MHz MHz GHz THz
+    ],
+)
+def test_policy_length_is_counted_before_nfkc(typed: str) -> None:
+    # NFKC makes each of these 8 characters or more; the user typed fewer than 8.
+    assert len(normalize_password(typed)) >= 8
+    with pytest.raises(WeakPasswordError) as info:
+        PasswordPolicy().normalize(typed)
+    assert info.value.reason == "too_short"
+
+
+def test_policy_length_counts_code_points_of_the_nfc_form() -> None:
+    # "e" + combining acute is one code point in NFC: 7 typed code points, refused.
+    decomposed = "cafe\u0301-lt"
+    with pytest.raises(WeakPasswordError):
+        PasswordPolicy().normalize(decomposed)
+    assert PasswordPolicy().normalize(decomposed + "e") == "caf\u00e9-lte"
+    # Eight typed code points that NFKC expands are accepted, and stored expanded.
+    assert PasswordPolicy().normalize("\u2474\u2475\u2476\u2477\u2478\u2479\u247a\u247b") == (
+        "(1)(2)(3)(4)(5)(6)(7)(8)"
+    )
 
 
 def test_policy_refuses_nul() -> None:
@@ -216,18 +243,21 @@ def test_policy_non_string_is_invalid_input() -> None:
         PasswordPolicy().normalize(12345678)  # type: ignore[arg-type]
 
 
-def test_policy_whitespace_only_password_counts_characters() -> None:
-    # Never trimmed: eight spaces are eight characters, not an empty password.
-    assert PasswordPolicy().normalize(" " * 8) == " " * 8
+def test_policy_whitespace_only_password_is_repetitive_not_missing() -> None:
+    # Never trimmed: eight spaces are eight characters, not an empty password; but
+    # they are one character repeated.
+    with pytest.raises(WeakPasswordError) as info:
+        PasswordPolicy().normalize(" " * 8)
+    assert info.value.reason == "repetitive"
 
 
 def test_custom_policy() -> None:
     policy = PasswordPolicy(min_length=12, max_length=12)
-    assert policy.normalize("x" * 12) == "x" * 12
+    assert policy.normalize("tk3vq9zm-x7w") == "tk3vq9zm-x7w"
     with pytest.raises(WeakPasswordError):
-        policy.normalize("x" * 11)
+        policy.normalize("tk3vq9zm-x7")
     with pytest.raises(WeakPasswordError):
-        policy.normalize("x" * 13)
+        policy.normalize("tk3vq9zm-x7wy")
 
 
 @pytest.mark.parametrize(("min_length", "max_length"), [(10, 9), (0, 8), (-1, 8)])

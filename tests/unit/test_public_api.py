@@ -32,6 +32,7 @@ EXPECTED_ALL = [
     "PasswordHasher",
     "PasswordPolicy",
     "ProviderLink",
+    "PwnedPasswords",
     "RateLimit",
     "RedisThrottle",
     "ReservedClaimError",
@@ -176,6 +177,25 @@ def test_missing_redis_extra_gives_helpful_import_error() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert "pywire-auth[redis]" in result.stdout
+
+
+def test_missing_hibp_extra_gives_helpful_import_error() -> None:
+    result = _run_python(
+        """
+        import sys
+        sys.modules["httpx"] = None  # as if the extra were not installed
+
+        from pywire_auth import LocalIdP, PasswordPolicy
+        print("core-ok", PasswordPolicy().min_length)
+        try:
+            from pywire_auth import PwnedPasswords
+        except ImportError as error:
+            print("import-error:", error)
+        """
+    )
+    assert result.returncode == 0, result.stderr
+    assert "core-ok 8" in result.stdout
+    assert "pywire-auth[hibp]" in result.stdout
 
 
 def test_core_import_does_not_need_sqlalchemy() -> None:

@@ -17,13 +17,20 @@ from pywire_auth.exceptions import (
     ReservedClaimError,
     UserNotFoundError,
 )
+from pywire_auth.local.confusables import (
+    EMAIL_SKELETON_PROVIDER,
+    check_new_email,
+    email_skeleton_key,
+)
 from pywire_auth.local.hashing import Argon2Hasher
 from pywire_auth.local.normalize import (
-    PasswordPolicy,
+    MAX_PASSWORD_CHARS,
+    email_lookup_forms,
     normalize_email,
     normalize_name,
     normalize_password,
 )
+from pywire_auth.local.passwords import PasswordPolicy
 from pywire_auth.local.principal import plain_user_id, principal_for
 from pywire_auth.protocols import AuthStore, PasswordHasher
 from pywire_auth.stores.memory import MemoryAuthStore
@@ -38,7 +45,7 @@ SECRET_ENV = "LOCAL_IDP_SECRET"  # noqa: S105 - the variable's name, not a secre
 
 # Sign-in refuses to hash absurdly long input even if the policy was widened later:
 # Argon2 pre-hashes the password, so cost grows with its length.
-_MAX_VERIFY_CHARS = 4096
+_MAX_VERIFY_CHARS = MAX_PASSWORD_CHARS
 # How often a password change retries when sign-ins keep rehashing the old password.
 _CHANGE_ATTEMPTS = 3
 # Claims a stored user may not carry: the principal and the token own them.
@@ -106,24 +113,30 @@ class LocalIdP:
     ) -> str:
         """Register a password account and return its new user id.
 
-        Raises :class:`~pywire_auth.UserExistsError` if the (normalized) email is
-        taken, and :class:`~pywire_auth.InvalidInputError` subclasses for a bad
-        email, a password outside the policy, or bad claims.
+        Raises :class:`~pywire_auth.UserExistsError` if the (normalized) email, or
+        one confusable with it (same UTS #39 skeleton), is taken, and
+        :class:`~pywire_auth.InvalidInputError` subclasses for a bad or mixed-script
+        email, a password outside the policy (``WeakPasswordError.reason`` says
+        why), or bad claims.
         """
         address = normalize_email(email)
-        plain = self.password_policy.normalize(password)
+        check_new_email(address)
         display = normalize_name(name)
         user_claims = dict(claims or {})
         owned = _OWNED_CLAIMS.intersection(user_claims)
         if owned:
             raise ReservedClaimError(f"these claims cannot be stored on a user: {sorted(owned)}")
+        plain = await self.password_policy.check(password, email=address)
         user_id = str(uuid.uuid4())
         user = UserRecord(
             user_id=user_id, email=address, name=display, claims=user_claims, extras=extra
         )
         link = ProviderLink(provider=LOCAL_PROVIDER, subject=address, user_id=user_id)
+        # Reserves the address's look-alikes in the same transaction: the store's
+        # unique key refuses "\u0430dmin@" (Cyrillic a) once "admin@" exists, race-free.
+        skeleton = ProviderLink(EMAIL_SKELETON_PROVIDER, email_skeleton_key(address), user_id)
         pw_hash = await self.hasher.hash(plain)
-        await self.store.create_user(user, link=link, pw_hash=pw_hash)
+        await self.store.create_user(user, link=link, pw_hash=pw_hash, extra_links=(skeleton,))
         return user_id
 
     async def verify_credentials(self, *, email: str, password: str) -> ClaimsPrincipal | None:
@@ -136,14 +149,18 @@ class LocalIdP:
         :class:`~pywire_auth.StoreUnavailableError` when the store is down.
         """
         try:
-            address = normalize_email(email)
+            addresses = email_lookup_forms(email)
             plain = normalize_password(password)
             if not plain or len(plain) > _MAX_VERIFY_CHARS:
                 raise InvalidInputError("unusable password")
         except InvalidInputError:
             await self.hasher.verify_dummy("")
             return None
-        record = await self.store.get_login(LOCAL_PROVIDER, address)
+        record = None
+        for address in addresses:  # one look-up, unless the domain is internationalized
+            record = await self.store.get_login(LOCAL_PROVIDER, address)
+            if record is not None:
+                break
         if record is None or record.pw_hash is None:
             await self.hasher.verify_dummy(plain)
             return None
@@ -168,10 +185,11 @@ class LocalIdP:
 
         A sign-in rehashing the old password meanwhile does not make it fail; a
         different password set meanwhile does (``False``). Raises
-        :class:`~pywire_auth.WeakPasswordError` if the new password breaks policy.
+        :class:`~pywire_auth.WeakPasswordError` if the new password breaks policy
+        (checked first, also against the user's email and, if configured, HIBP).
         """
-        new_plain = self.password_policy.normalize(new_password)
         uid = plain_user_id(user_id)
+        new_plain = await self.password_policy.check(new_password, email=await self._email(uid))
         old_plain = normalize_password(old_password)
         old_hash = await self.store.get_password_hash(uid)
         if old_hash is None or len(old_plain) > _MAX_VERIFY_CHARS:
@@ -199,10 +217,16 @@ class LocalIdP:
 
         Raises :class:`~pywire_auth.UserNotFoundError` for an unknown user.
         """
-        new_plain = self.password_policy.normalize(new_password)
+        uid = plain_user_id(user_id)
+        new_plain = await self.password_policy.check(new_password, email=await self._email(uid))
         new_hash = await self.hasher.hash(new_plain)
-        if not await self.store.set_password_hash(plain_user_id(user_id), new_hash):
+        if not await self.store.set_password_hash(uid, new_hash):
             raise UserNotFoundError(f"no user {user_id!r}")
+
+    async def _email(self, user_id: str) -> str:
+        # For the policy's contains_email check; "" for an unknown user.
+        user = await self.store.get_user(user_id)
+        return user.email if user else ""
 
     async def principal_for_user(self, user_id: str) -> ClaimsPrincipal | None:
         """The principal of a stored user (id or ``local:<id>``), or ``None``."""

@@ -8,7 +8,7 @@ another. Here they are one clear :class:`InvalidInputError` everywhere.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from pywire_auth.exceptions import InvalidInputError
 from pywire_auth.stores._limits import (
@@ -88,11 +88,20 @@ def check_limit(limit: int | None) -> None:
         raise InvalidInputError("limit must be a whole number of at least 1")
 
 
-def check_registration(user: UserRecord, link: ProviderLink, pw_hash: str | None) -> None:
+def check_registration(
+    user: UserRecord,
+    link: ProviderLink,
+    pw_hash: str | None,
+    extra_links: Sequence[ProviderLink] = (),
+) -> None:
     """Validate everything ``AuthStore.create_user`` is about to write."""
     check_user(user)
-    check_link(link)
+    links = [link, *extra_links]
+    for each in links:
+        check_link(each)
+        if each.user_id != user.user_id:
+            raise InvalidInputError("link.user_id must be the new user's id")
+    if len({(each.provider, each.subject) for each in links}) != len(links):
+        raise InvalidInputError("the same link is given twice")
     if pw_hash is not None:
         check_pw_hash(pw_hash)
-    if link.user_id != user.user_id:
-        raise InvalidInputError("link.user_id must be the new user's id")

@@ -8,7 +8,7 @@ guarantee the SQL store gets from a transaction.
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
 from pywire_auth.exceptions import InvalidInputError, UserExistsError, UserNotFoundError
@@ -61,15 +61,26 @@ class MemoryAuthStore:
         return f"MemoryAuthStore(users={len(self._users)})"
 
     async def create_user(
-        self, user: UserRecord, *, link: ProviderLink, pw_hash: str | None = None
+        self,
+        user: UserRecord,
+        *,
+        link: ProviderLink,
+        pw_hash: str | None = None,
+        extra_links: Sequence[ProviderLink] = (),
     ) -> None:
-        """Add ``user`` with its link and optional hash, all or nothing."""
-        check_registration(user, link, pw_hash)
-        key = (link.provider, link.subject)
-        if key in self._links or user.user_id in self._users:
+        """Add ``user`` with its links and optional hash, all or nothing."""
+        check_registration(user, link, pw_hash, extra_links)
+        links = [link, *extra_links]
+        for each in links:
+            if (each.provider, each.subject) in self._links:
+                raise UserExistsError(f"{each.provider} identity already registered")
+        if user.user_id in self._users:
             raise UserExistsError(f"{link.provider} identity already registered")
         self._users[user.user_id] = _frozen_copy(user)
-        self._links[key] = replace(link, claims=copy.deepcopy(dict(link.claims)))
+        for each in links:
+            self._links[(each.provider, each.subject)] = replace(
+                each, claims=copy.deepcopy(dict(each.claims))
+            )
         if pw_hash is not None:
             self._hashes[user.user_id] = pw_hash
 

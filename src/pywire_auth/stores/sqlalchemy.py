@@ -275,10 +275,15 @@ class SQLAlchemyAuthStore:
         return await run_bounded(attempts(), self._timeout)
 
     async def create_user(
-        self, user: UserRecord, *, link: ProviderLink, pw_hash: str | None = None
+        self,
+        user: UserRecord,
+        *,
+        link: ProviderLink,
+        pw_hash: str | None = None,
+        extra_links: Sequence[ProviderLink] = (),
     ) -> None:
-        """Insert user, link and credential in one transaction; all or nothing."""
-        check_registration(user, link, pw_hash)
+        """Insert user, links and credential in one transaction; all or nothing."""
+        check_registration(user, link, pw_hash, extra_links)
 
         async def work(conn: AsyncConnection) -> None:
             await conn.execute(
@@ -293,6 +298,8 @@ class SQLAlchemyAuthStore:
             # The primary key on (provider, subject) decides races: of two
             # concurrent registrations for one email, the second insert fails.
             await conn.execute(insert_link(link))
+            for extra in extra_links:
+                await conn.execute(insert_link(extra))
             if pw_hash is not None:
                 await conn.execute(
                     credentials.insert().values(user_id=user.user_id, pw_hash=pw_hash)

@@ -108,6 +108,81 @@ class AuthStoreContract:
         assert login is not None
         assert login.pw_hash == winners[0].user_id
 
+    async def test_extra_links_are_written_with_the_user(self, store: AuthStore) -> None:
+        user = _user()
+        marker = ProviderLink("local-skeleton", "k" * 64, user.user_id)
+        await store.create_user(user, link=_local(user), pw_hash="h", extra_links=[marker])
+        assert await store.get_user_by_link("local-skeleton", "k" * 64) == user
+        links = await store.get_links(user.user_id)
+        assert [(x.provider, x.subject) for x in links] == [
+            (LOCAL_PROVIDER, user.email),
+            ("local-skeleton", "k" * 64),
+        ]
+
+    async def test_taken_extra_link_refuses_the_whole_registration(self, store: AuthStore) -> None:
+        first, second = _user("a@example.com"), _user("b@example.com")
+        await store.create_user(
+            first,
+            link=_local(first),
+            pw_hash="h1",
+            extra_links=[ProviderLink("local-skeleton", "same", first.user_id)],
+        )
+        with pytest.raises(UserExistsError):
+            await store.create_user(
+                second,
+                link=_local(second),
+                pw_hash="h2",
+                extra_links=[ProviderLink("local-skeleton", "same", second.user_id)],
+            )
+        # Nothing of the refused registration was written: no user, hash or link.
+        assert await store.get_user(second.user_id) is None
+        assert await store.get_password_hash(second.user_id) is None
+        assert await store.get_user_by_link(LOCAL_PROVIDER, second.email) is None
+        owner = await store.get_user_by_link("local-skeleton", "same")
+        assert owner is not None
+        assert owner.user_id == first.user_id
+
+    async def test_extra_links_must_be_valid_and_distinct(self, store: AuthStore) -> None:
+        user = _user()
+        for extra in (
+            [ProviderLink("local-skeleton", "s", "someone-else")],
+            [ProviderLink("local-skeleton", "", user.user_id)],
+            [ProviderLink(LOCAL_PROVIDER, user.email, user.user_id)],
+            [ProviderLink("x", "1", user.user_id), ProviderLink("x", "1", user.user_id)],
+        ):
+            with pytest.raises(InvalidInputError):
+                await store.create_user(user, link=_local(user), extra_links=extra)
+            assert await store.get_user(user.user_id) is None
+
+    async def test_concurrent_registrations_racing_for_an_extra_link(
+        self, store: AuthStore
+    ) -> None:
+        # Different emails, one shared reserved identity: the store's unique key,
+        # not a read before the write, must let exactly one through.
+        contenders = [_user(f"racer{i}@example.com") for i in range(12)]
+        results = await asyncio.gather(
+            *(
+                store.create_user(
+                    u,
+                    link=_local(u),
+                    pw_hash=u.user_id,
+                    extra_links=[ProviderLink("local-skeleton", "contested", u.user_id)],
+                )
+                for u in contenders
+            ),
+            return_exceptions=True,
+        )
+        winners = [u for u, r in zip(contenders, results, strict=True) if r is None]
+        assert len(winners) == 1
+        assert all(isinstance(r, UserExistsError) for r in results if r is not None)
+        for loser in contenders:
+            if loser is not winners[0]:
+                assert await store.get_user(loser.user_id) is None
+                assert await store.get_user_by_link(LOCAL_PROVIDER, loser.email) is None
+        owner = await store.get_user_by_link("local-skeleton", "contested")
+        assert owner is not None
+        assert owner.user_id == winners[0].user_id
+
     async def test_set_password_hash_unconditionally(self, store: AuthStore) -> None:
         user = _user()
         await store.create_user(user, link=_local(user), pw_hash="old")
