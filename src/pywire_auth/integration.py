@@ -19,12 +19,14 @@ from pywire_auth.channels._default import default_channel
 from pywire_auth.channels.fanout import FanoutChannel
 from pywire_auth.exceptions import ConfigurationError
 from pywire_auth.local.idp import LocalIdP
+from pywire_auth.local.principal import plain_user_id
 from pywire_auth.local.routes import LocalRoutes, RegistrationClaims
 from pywire_auth.middleware import AuthMiddleware
 from pywire_auth.protocols import EventLog, SessionStore, Throttle
+from pywire_auth.session_pruner import SessionPruner
 from pywire_auth.sessions import SessionConfig, SessionManager
 from pywire_auth.stores.memory import MemoryAuthStore
-from pywire_auth.throttles.memory import MemoryThrottle
+from pywire_auth.throttles._default import default_throttle
 from pywire_auth.throttles.policy import ThrottlePolicy
 
 __all__ = ["connect_auth"]
@@ -59,7 +61,12 @@ def connect_auth(
     * Sessions are signed with ``session_secret`` or ``PYWIRE_SESSION_SECRET`` and kept
       in the IdP's store (which must also be a ``SessionStore``), so they survive
       restarts with the users they belong to.
-    * ``throttle`` counts sign-in and sign-up attempts (default: in memory);
+    * Live pages hear sign-outs and claim changes from every worker process and
+      machine: by default through the store's event log (``StoreAuthChannel``), or
+      Redis pub/sub when ``REDIS_URL`` is set (``RedisAuthChannel``).
+    * ``throttle`` counts sign-in and sign-up attempts (default: shared by every
+      worker: Redis when ``REDIS_URL`` is set, else the SQL store's database; an
+      in-memory store gets an in-memory throttle);
       ``throttle_policy`` (a :class:`~pywire_auth.ThrottlePolicy`) sets how many per
       address, account and device, and where the client address comes from behind a
       proxy; ``throttle=None`` turns throttling off.
@@ -85,8 +92,13 @@ def connect_auth(
         engine=engine,
         channel=channel,
         local_idp=local_idp,
-        throttle=MemoryThrottle() if throttle is _DEFAULT else _as_throttle(throttle),
+        throttle=default_throttle(store) if throttle is _DEFAULT else _as_throttle(throttle),
     )
+    if isinstance(channel, FanoutChannel):
+        # A sign-out or claim change in another worker must not be served from
+        # this worker's session cache for longer than the channel takes.
+        sessions = state.sessions
+        channel.add_listener(lambda event: sessions.forget_user(plain_user_id(event.user_id)))
     routes: list[BaseRoute] = []
     if local_idp is not None:
         routes += LocalRoutes(
@@ -110,7 +122,7 @@ def connect_auth(
     # PyWire's WebSocket handler looks the channel up under this private name
     # (runtime/websocket.py) to push live sign-outs and claim updates.
     app._auth_channel = channel
-    _close_on_shutdown(starlette_app.router, local_idp, channel)
+    _run_with_lifespan(starlette_app.router, state, close_throttle=throttle is _DEFAULT)
 
     app.state.local_idp = local_idp
     app.state.auth_store = store
@@ -128,23 +140,31 @@ def _as_throttle(value: object) -> Throttle | None:
     raise ConfigurationError("throttle must be a Throttle or None")
 
 
-def _close_on_shutdown(router: Any, idp: LocalIdP | None, channel: AuthChannel) -> None:
+def _run_with_lifespan(router: Any, state: AuthState, *, close_throttle: bool) -> None:
     # Starlette 1.x has no on_startup/on_shutdown lists; wrapping the lifespan is
-    # the only way to start following other workers' sign-outs when the server
-    # starts, and to dispose the engine (and stop hashing threads) when it stops.
+    # the only way to start following other workers' sign-outs and pruning
+    # expired sessions when the server starts, and to stop both, dispose the
+    # engine and stop hashing threads when it stops.
     original: Callable[[Any], AbstractAsyncContextManager[Any]] = router.lifespan_context
+    channel = state.channel
 
     @asynccontextmanager
     async def lifespan(starlette_app: Any) -> AsyncIterator[Any]:
-        async with original(starlette_app) as state:
+        async with original(starlette_app) as app_state:
+            pruner = SessionPruner(state.sessions)
             if isinstance(channel, FanoutChannel):
                 await channel.start()
+            pruner.start()
             try:
-                yield state
+                yield app_state
             finally:
+                await pruner.aclose()
                 if isinstance(channel, FanoutChannel):
                     await channel.aclose()
-                if idp is not None:
-                    await idp.aclose()
+                close = getattr(state.throttle, "close", None) if close_throttle else None
+                if close is not None:
+                    await close()
+                if state.local_idp is not None:
+                    await state.local_idp.aclose()
 
     router.lifespan_context = lifespan

@@ -1,0 +1,39 @@
+"""Which throttle an app gets when it names none: one every worker process shares."""
+
+from __future__ import annotations
+
+import logging
+
+from pywire_auth.channels._default import redis_url_from_env
+from pywire_auth.protocols import Throttle
+from pywire_auth.throttles.memory import MemoryThrottle
+
+__all__ = ["default_throttle"]
+
+logger = logging.getLogger("pywire_auth.throttles")
+
+
+def default_throttle(store: object) -> Throttle:
+    """Redis when ``REDIS_URL`` is set, else the SQL store's database, else memory.
+
+    ``pywire run`` starts several worker processes; a count kept in one of them
+    would let an attacker spread guesses over all of them. Redis and the
+    database are shared by every worker and every machine. Only an in-memory
+    store (one process by nature) gets the in-memory throttle.
+    """
+    url = redis_url_from_env()
+    if url:
+        try:
+            from pywire_auth.throttles.redis import RedisThrottle
+        except ImportError:
+            logger.warning("REDIS_URL is set but the 'redis' extra is missing")
+        else:
+            return RedisThrottle(url)
+    try:
+        from pywire_auth.stores.sqlalchemy import SQLAlchemyAuthStore
+        from pywire_auth.throttles.sql import SQLAlchemyThrottle
+    except ImportError:
+        return MemoryThrottle()
+    if isinstance(store, SQLAlchemyAuthStore):
+        return SQLAlchemyThrottle(store)
+    return MemoryThrottle()
