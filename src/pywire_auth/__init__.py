@@ -17,9 +17,12 @@ importing one without its extra raises an ``ImportError`` that says what to inst
 
 from __future__ import annotations
 
+import importlib
 from typing import TYPE_CHECKING, Any
 
 from pywire_auth.actions import AuthActions
+from pywire_auth.channels.fanout import FanoutChannel
+from pywire_auth.channels.store import StoreAuthChannel
 from pywire_auth.exceptions import (
     AuthError,
     ConfigurationError,
@@ -40,7 +43,14 @@ from pywire_auth.local.normalize import normalize_email
 from pywire_auth.local.passwords import PasswordPolicy
 from pywire_auth.local.routes import ERROR_CODES
 from pywire_auth.middleware import AuthMiddleware
-from pywire_auth.protocols import AuthStore, PasswordHasher, SessionStore, Throttle
+from pywire_auth.protocols import (
+    AuthStore,
+    EventLog,
+    Notifier,
+    PasswordHasher,
+    SessionStore,
+    Throttle,
+)
 from pywire_auth.sessions import SessionConfig
 from pywire_auth.stores.memory import MemoryAuthStore
 from pywire_auth.throttles.memory import MemoryThrottle
@@ -49,6 +59,8 @@ from pywire_auth.tokens.issuer import TokenIssuer
 from pywire_auth.types import LOCAL_PROVIDER, LoginRecord, ProviderLink, SessionRecord, UserRecord
 
 if TYPE_CHECKING:
+    from pywire_auth.channels.postgres import PostgresAuthChannel
+    from pywire_auth.channels.redis import RedisAuthChannel
     from pywire_auth.local.pwned import PwnedPasswords
     from pywire_auth.stores.sqlalchemy import SQLAlchemyAuthStore
     from pywire_auth.throttles.redis import RedisThrottle
@@ -66,6 +78,8 @@ __all__ = [
     "AuthStore",
     "ClientAddress",
     "ConfigurationError",
+    "EventLog",
+    "FanoutChannel",
     "InvalidEmailError",
     "InvalidInputError",
     "LocalIdP",
@@ -73,11 +87,14 @@ __all__ = [
     "MemoryAuthStore",
     "MemoryThrottle",
     "MissingFieldError",
+    "Notifier",
     "PasswordHasher",
     "PasswordPolicy",
+    "PostgresAuthChannel",
     "ProviderLink",
     "PwnedPasswords",
     "RateLimit",
+    "RedisAuthChannel",
     "RedisThrottle",
     "ReservedClaimError",
     "SQLAlchemyAuthStore",
@@ -85,6 +102,7 @@ __all__ = [
     "SessionConfig",
     "SessionRecord",
     "SessionStore",
+    "StoreAuthChannel",
     "StoreUnavailableError",
     "Throttle",
     "ThrottlePolicy",
@@ -99,23 +117,20 @@ __all__ = [
 ]
 
 
+# Optional backends load on first use so `import pywire_auth` works without
+# their extras; a missing extra surfaces as an ImportError naming it.
+_LAZY = {
+    "PostgresAuthChannel": "pywire_auth.channels.postgres",
+    "PwnedPasswords": "pywire_auth.local.pwned",
+    "RedisAuthChannel": "pywire_auth.channels.redis",
+    "RedisThrottle": "pywire_auth.throttles.redis",
+    "SQLAlchemyAuthStore": "pywire_auth.stores.sqlalchemy",
+    "SQLAlchemyThrottle": "pywire_auth.throttles.sql",
+}
+
+
 def __getattr__(name: str) -> Any:
-    # Optional backends load on first use so `import pywire_auth` works without
-    # their extras; a missing extra surfaces as an ImportError naming it.
-    if name == "SQLAlchemyAuthStore":
-        from pywire_auth.stores.sqlalchemy import SQLAlchemyAuthStore
-
-        return SQLAlchemyAuthStore
-    if name == "PwnedPasswords":
-        from pywire_auth.local.pwned import PwnedPasswords
-
-        return PwnedPasswords
-    if name == "RedisThrottle":
-        from pywire_auth.throttles.redis import RedisThrottle
-
-        return RedisThrottle
-    if name == "SQLAlchemyThrottle":
-        from pywire_auth.throttles.sql import SQLAlchemyThrottle
-
-        return SQLAlchemyThrottle
-    raise AttributeError(f"module 'pywire_auth' has no attribute {name!r}")
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'pywire_auth' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
