@@ -1,7 +1,8 @@
 """The app the HTTP benchmarks load: the example's pages, SQLite, throttling off.
 
 Run by the benchmarks as a subprocess: python benchmarks/_server.py PORT DB_URL
-(DB_URL ``memory`` runs on a MemoryAuthStore instead).
+(DB_URL ``memory`` runs on a MemoryAuthStore instead; BENCH_CHANNEL=memory swaps
+the default event-log auth channel for PyWire's in-process one).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import uvicorn
 from pywire import PyWire
+from pywire.auth import MemoryAuthChannel
 
 from pywire_auth import (
     Argon2Hasher,
@@ -35,8 +37,11 @@ def build(db_url: str) -> PyWire:
     hasher = Argon2Hasher(max_workers=int(workers) if workers else None, max_pending=256, nice=nice)
     store: AuthStore = MemoryAuthStore() if db_url == "memory" else SQLAlchemyAuthStore(db_url)
     idp = LocalIdP(store=store, secret="b" * 32, hasher=hasher)
+    # BENCH_CHANNEL=memory: PyWire's in-process channel instead of the default
+    # event-log channel, to measure what following other workers costs.
+    channel = MemoryAuthChannel() if os.environ.get("BENCH_CHANNEL") == "memory" else None
     # Throttling would refuse a benchmark's repeated logins by design.
-    connect_auth(app, local_idp=idp, session_secret="s" * 32, throttle=None)
+    connect_auth(app, local_idp=idp, session_secret="s" * 32, throttle=None, auth_channel=channel)
     return app
 
 

@@ -71,6 +71,8 @@ class AuthSubscription(_PyWireSubscription):
     async def __aenter__(self) -> AuthSubscription:
         await super().__aenter__()
         await self._fanout.start()
+        # The follower may be in its slower idle pause: catch up now.
+        self._fanout._wake.set()
         return self
 
 
@@ -91,6 +93,7 @@ class FanoutChannel:
         retention: int = 600,
         gap_timeout: float = 5.0,
         publish_timeout: float = 1.0,
+        idle_interval: float = 1.0,
     ) -> None:
         if poll_interval <= 0 or retention <= 0 or gap_timeout <= 0 or publish_timeout <= 0:
             raise ConfigurationError(
@@ -102,6 +105,7 @@ class FanoutChannel:
         self.retention = retention
         self.gap_timeout = gap_timeout
         self.publish_timeout = publish_timeout
+        self.idle_interval = max(idle_interval, poll_interval)
         self._subscribers: dict[str, set[asyncio.Queue[AuthEvent]]] = {}
         self._listeners: list[Listener] = []
         self._seen: OrderedDict[str, float] = OrderedDict()
@@ -234,8 +238,11 @@ class FanoutChannel:
                 next_prune = time.monotonic() + _PRUNE_EVERY
                 cutoff = int(time.time()) - self.retention
                 await self._guarded("event log", log.delete_events_before(cutoff))
+            # With no live page here, nobody waits on this process's events but
+            # its session cache, whose entries expire by themselves: poll slower.
+            pause = self.poll_interval if self._subscribers else self.idle_interval
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.poll_interval)
+                await asyncio.wait_for(self._wake.wait(), pause)
             if not self._stopping:
                 self._wake.clear()
 
