@@ -59,12 +59,12 @@ from pywire_auth.tokens.issuer import TokenIssuer
 from pywire_auth.types import LOCAL_PROVIDER, LoginRecord, ProviderLink, SessionRecord, UserRecord
 
 if TYPE_CHECKING:
-    from pywire_auth.channels.postgres import PostgresAuthChannel
-    from pywire_auth.channels.redis import RedisAuthChannel
-    from pywire_auth.local.pwned import PwnedPasswords
-    from pywire_auth.stores.sqlalchemy import SQLAlchemyAuthStore
-    from pywire_auth.throttles.redis import RedisThrottle
-    from pywire_auth.throttles.sql import SQLAlchemyThrottle
+    from pywire_auth.channels.postgres import PostgresAuthChannel as PostgresAuthChannel
+    from pywire_auth.channels.redis import RedisAuthChannel as RedisAuthChannel
+    from pywire_auth.local.pwned import PwnedPasswords as PwnedPasswords
+    from pywire_auth.stores.sqlalchemy import SQLAlchemyAuthStore as SQLAlchemyAuthStore
+    from pywire_auth.throttles.redis import RedisThrottle as RedisThrottle
+    from pywire_auth.throttles.sql import SQLAlchemyThrottle as SQLAlchemyThrottle
 
 __version__ = "0.5.0.dev0"
 
@@ -90,15 +90,9 @@ __all__ = [
     "Notifier",
     "PasswordHasher",
     "PasswordPolicy",
-    "PostgresAuthChannel",
     "ProviderLink",
-    "PwnedPasswords",
     "RateLimit",
-    "RedisAuthChannel",
-    "RedisThrottle",
     "ReservedClaimError",
-    "SQLAlchemyAuthStore",
-    "SQLAlchemyThrottle",
     "SessionConfig",
     "SessionRecord",
     "SessionStore",
@@ -118,7 +112,8 @@ __all__ = [
 
 
 # Optional backends load on first use so `import pywire_auth` works without
-# their extras; a missing extra surfaces as an ImportError naming it.
+# their extras; a missing extra surfaces as an ImportError naming it. They stay
+# out of __all__ so that `from pywire_auth import *` works on the base install.
 _LAZY = {
     "PostgresAuthChannel": "pywire_auth.channels.postgres",
     "PwnedPasswords": "pywire_auth.local.pwned",
@@ -134,3 +129,7 @@ def __getattr__(name: str) -> Any:
     if module is None:
         raise AttributeError(f"module 'pywire_auth' has no attribute {name!r}")
     return getattr(importlib.import_module(module), name)
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_LAZY])

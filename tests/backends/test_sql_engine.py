@@ -24,3 +24,16 @@ async def test_own_engines_never_quote_parameters_in_errors(tmp_path: Path) -> N
 async def test_a_bad_timeout_is_refused_before_any_engine_exists() -> None:
     with pytest.raises(ConfigurationError):
         SQLAlchemyAuthStore("sqlite+aiosqlite:///never.db", timeout=0)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "sqlite+aiosqlite:///:memory:",
+        "sqlite+aiosqlite://",
+        "sqlite+aiosqlite:///file:x?mode=memory&uri=true",
+    ],
+)
+async def test_in_memory_sqlite_is_refused_with_a_reason(url: str) -> None:
+    with pytest.raises(ConfigurationError, match="MemoryAuthStore"):
+        SQLAlchemyAuthStore(url)

@@ -94,6 +94,14 @@ def make_engine(url: str) -> AsyncEngine:
         parsed = sa.make_url(url)
         driver_args = _DRIVER_ARGS.get(parsed.get_driver_name(), {})
         extra: dict[str, Any] = {}
+        if parsed.get_backend_name() == "sqlite" and _sqlite_in_memory(parsed):
+            # Each pooled connection would open its own empty database: the tables
+            # one connection creates would be missing on the next.
+            raise ConfigurationError(
+                "an in-memory SQLite database exists only inside one connection, and the "
+                "store uses a pool of them: use MemoryAuthStore() for an in-memory store, "
+                "or a file (sqlite+aiosqlite:///./test.db, or a tmp_path in tests)"
+            )
         if parsed.get_backend_name() == "sqlite":
             # Every write here runs in engine.begin(), which commits or rolls back
             # itself, and reads open no SQLite transaction: the pool's own rollback
@@ -122,6 +130,11 @@ def make_engine(url: str) -> AsyncEngine:
         raise ConfigurationError(
             f"the database driver for {url.split(':', 1)[0]!r} is not installed: {err}"
         ) from err
+
+
+def _sqlite_in_memory(url: sa.URL) -> bool:
+    database = url.database or ""
+    return database in ("", ":memory:") or url.query.get("mode") == "memory"
 
 
 def _forget(task: asyncio.Future[Any]) -> None:
