@@ -11,6 +11,9 @@ from typing import Any
 
 try:
     from redis.asyncio import Redis
+    from redis.asyncio.retry import Retry
+    from redis.backoff import NoBackoff
+    from redis.exceptions import ConnectionError as RedisConnectionError
     from redis.exceptions import RedisError
 except ImportError as _missing:  # pragma: no cover - exercised in a venv without the extra
     raise ImportError(
@@ -38,6 +41,10 @@ class RedisNotifier:
                 socket_timeout=5,
                 socket_connect_timeout=2,
                 health_check_interval=10,
+                # After Redis restarts, the pool's old connections are dead: one
+                # retry on a fresh connection, so the first publish does not fail.
+                retry=Retry(NoBackoff(), 1),
+                retry_on_error=[RedisConnectionError],
             )
             self._owns_client = True
         else:
