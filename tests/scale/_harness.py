@@ -1,0 +1,508 @@
+"""Real ``pywire run`` servers, live-page WebSocket clients and a private Redis.
+
+Shared by the scale tests and ``benchmarks/live_revoke.py``; nothing here is
+pytest-specific, so a failure raises :class:`HarnessError` with the server log.
+
+* :class:`RunServer`: a copy of ``examples/local_idp`` (``main.py`` and pages
+  verbatim) in a folder of its own with a fresh ``.env``, served by the real
+  ``pywire run`` CLI with its default worker count unless told otherwise.
+  ``pywire run`` loads the folder's ``.env`` itself (the CLI group runs PyWire's
+  ``.env`` cascade before any command, and uvicorn's spawned workers inherit the
+  environment), so the app's settings come from that file; ``extra_env`` adds
+  variables a test wants in the real environment (``REDIS_URL``).
+* :class:`LiveSocket`: one live page, spoken to as the browser does (msgpack over
+  ``/_pywire/ws``, session cookie, same-site Origin).
+* :func:`worker_of`: which worker process holds the server end of each socket.
+* :class:`RedisServer`: a ``redis-server`` the caller starts and may kill.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+import httpx
+import msgpack
+import psutil
+from websockets.asyncio.client import ClientConnection, connect
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE = ROOT / "examples" / "local_idp"
+COOKIE = "pywire_auth_session"
+START_TIMEOUT = 120.0
+STOP_TIMEOUT = 20.0
+
+# Variables the app reads: the child takes them from its .env (or extra_env)
+# only, never from whoever runs the tests.
+SCRUBBED_ENV = (
+    "PYWIRE_SESSION_SECRET",
+    "LOCAL_IDP_SECRET",
+    "LOCAL_AUTH_DB",
+    "PYWIRE_MODE",
+    "PYWIRE_SECRET_KEY",
+    "REDIS_URL",
+    "FLY_REDIS_URL",
+)
+
+
+class HarnessError(Exception):
+    """A server or client of the harness did not do what it must."""
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def default_workers() -> int:
+    """What ``pywire run`` starts without ``--workers``: ``(cpu_count * 2) + 1``."""
+    return (os.cpu_count() or 1) * 2 + 1
+
+
+def make_app_dir(dest: Path, db_url: str, *, secrets_from: Path | None = None) -> Path:
+    """Copy the example to ``dest`` with a fresh ``.env`` pointing at ``db_url``.
+
+    ``secrets_from`` (another app folder) shares its secrets: two "machines" of
+    one deployment sign the same cookies.
+    """
+    dest.mkdir(parents=True)
+    shutil.copy2(EXAMPLE / "main.py", dest / "main.py")
+    shutil.copy2(EXAMPLE / "pyproject.toml", dest / "pyproject.toml")
+    shutil.copytree(EXAMPLE / "src" / "pages", dest / "src" / "pages")
+    if secrets_from is not None:
+        kept = [
+            line
+            for line in (secrets_from / ".env").read_text().splitlines()
+            if not line.startswith("LOCAL_AUTH_DB=")
+        ]
+        lines = [*kept, f"LOCAL_AUTH_DB={db_url}"]
+    else:
+        lines = [
+            f"PYWIRE_SESSION_SECRET={secrets.token_hex(32)}",
+            f"LOCAL_IDP_SECRET={secrets.token_hex(32)}",
+            f"LOCAL_AUTH_DB={db_url}",
+        ]
+    (dest / ".env").write_text("\n".join(lines) + "\n")
+    return dest
+
+
+class RunServer:
+    """One app folder served by ``pywire run`` on a free loopback port."""
+
+    def __init__(
+        self,
+        app_dir: Path,
+        *,
+        workers: int | None = None,
+        extra_env: dict[str, str] | None = None,
+        name: str = "server",
+    ) -> None:
+        self.app_dir = app_dir
+        self.workers = workers
+        self.extra_env = dict(extra_env or {})
+        self.name = name
+        self.log_path = app_dir / f"{name}.log"
+        self.port = 0
+        self.proc: subprocess.Popen[bytes] | None = None
+        self._pywire = Path(sys.executable).parent / "pywire"
+
+    @property
+    def expected_workers(self) -> int:
+        """How many worker processes this server should have."""
+        return self.workers if self.workers is not None else default_workers()
+
+    @property
+    def base_url(self) -> str:
+        """``http://127.0.0.1:<port>``."""
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        """The live pages' WebSocket endpoint."""
+        return f"ws://127.0.0.1:{self.port}/_pywire/ws"
+
+    def log_text(self) -> str:
+        """Everything the server printed so far."""
+        try:
+            return self.log_path.read_text(errors="replace")
+        except OSError as exc:
+            return f"(no server log: {exc})"
+
+    def fail(self, message: str) -> HarnessError:
+        """An error carrying this server's log."""
+        header = f"--- {self.name} log ({self.log_path}) ---"
+        return HarnessError(f"{message}\n{header}\n{self.log_text()}")
+
+    def start(self) -> None:
+        """Start ``pywire run`` and wait until every worker finished its start-up."""
+        if self.proc is not None:
+            raise HarnessError("server already running")
+        self.port = free_port()
+        env = {k: v for k, v in os.environ.items() if k not in SCRUBBED_ENV}
+        env.update(self.extra_env)
+        env.update(PYTHONUNBUFFERED="1", NO_COLOR="1", TERM="dumb", COLUMNS="200")
+        env.pop("FORCE_COLOR", None)
+        cmd = [str(self._pywire), "run", "main:app", "--host", "127.0.0.1"]
+        cmd += ["--port", str(self.port)]
+        if self.workers is not None:
+            cmd += ["--workers", str(self.workers)]
+        with self.log_path.open("ab") as log:
+            log.write(f"\n===== {' '.join(cmd)} =====\n".encode())
+            log.flush()
+            self._log_offset = log.tell()
+            self.proc = subprocess.Popen(
+                cmd,
+                cwd=self.app_dir,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        self._wait_ready()
+
+    def _startups(self) -> int:
+        with self.log_path.open("rb") as log:
+            log.seek(self._log_offset)
+            return log.read().count(b"Application startup complete")
+
+    def _wait_ready(self) -> None:
+        assert self.proc is not None
+        deadline = time.monotonic() + START_TIMEOUT
+        last = "no attempt"
+        while time.monotonic() < deadline:
+            code = self.proc.poll()
+            if code is not None:
+                self.proc = None
+                raise self.fail(f"pywire run exited with code {code} before answering")
+            if self._startups() >= self.expected_workers:
+                try:
+                    with urllib.request.urlopen(self.base_url + "/", timeout=5) as response:  # noqa: S310
+                        if response.status == 200:
+                            return
+                        last = f"HTTP {response.status}"
+                except urllib.error.HTTPError as exc:
+                    last = f"HTTP {exc.code}"
+                except (OSError, urllib.error.URLError) as exc:
+                    last = repr(exc)
+            time.sleep(0.25)
+        self.stop()
+        raise self.fail(f"pywire run not ready within {START_TIMEOUT:.0f} s (last: {last})")
+
+    def worker_pids(self) -> set[int]:
+        """The worker processes: descendants of ``pywire run`` listening on its port."""
+        if self.proc is None:
+            return set()
+        found: set[int] = set()
+        with contextlib.suppress(psutil.NoSuchProcess):
+            for child in psutil.Process(self.proc.pid).children(recursive=True):
+                with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
+                    if any(
+                        c.status == psutil.CONN_LISTEN and c.laddr.port == self.port
+                        for c in child.net_connections(kind="tcp")
+                    ):
+                        found.add(child.pid)
+        return found
+
+    def stop(self) -> None:
+        """SIGTERM the process group, SIGKILL it if it lingers."""
+        proc, self.proc = self.proc, None
+        if proc is None:
+            return
+        if proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=10)
+        with contextlib.suppress(ProcessLookupError):
+            # Workers outliving their supervisor would keep the database busy.
+            os.killpg(proc.pid, signal.SIGKILL)
+        with self.log_path.open("ab") as log:
+            log.write(f"\n===== stopped: exit code {proc.returncode} =====\n".encode())
+
+
+# HTTP -------------------------------------------------------------------------------
+
+
+def session_cookie(response: httpx.Response) -> str | None:
+    """The value of the session cookie this response sets, or ``None``."""
+    for header in response.headers.get_list("set-cookie"):
+        if header.startswith(COOKIE + "="):
+            return header.split(";", 1)[0].split("=", 1)[1]
+    return None
+
+
+def error_of(response: httpx.Response) -> str | None:
+    """The ``?error=`` of a form route's redirect, or ``None``."""
+    if response.status_code != 303:
+        raise HarnessError(f"expected a 303, got {response.status_code}: {response.text[:300]}")
+    codes = parse_qs(urlsplit(response.headers["location"]).query).get("error", [])
+    return codes[0] if codes else None
+
+
+async def post_form(
+    client: httpx.AsyncClient, path: str, cookie: str | None = None, **fields: str
+) -> httpx.Response:
+    """A urlencoded form POST as the example's forms send it."""
+    fields.setdefault("next", "/profile")
+    headers = {"Content-Type": "application/x-www-form-urlencoded"}
+    if cookie is not None:
+        headers["Cookie"] = f"{COOKIE}={cookie}"
+    return await client.post(path, content=urlencode(fields), headers=headers)
+
+
+async def sign_in(base_url: str, email: str, password: str, *, register: bool = False) -> str:
+    """Register (or sign in) ``email`` on a fresh client; the session cookie."""
+    path = "/auth/local/register" if register else "/auth/local/login"
+    async with httpx.AsyncClient(base_url=base_url, timeout=30) as client:
+        response = await post_form(client, path, email=email, password=password, name="Ann")
+    cookie = session_cookie(response)
+    if cookie is None or error_of(response) is not None:
+        raise HarnessError(f"{path} for {email}: {response.status_code} {response.headers}")
+    return cookie
+
+
+async def revoke(base_url: str, cookie: str) -> httpx.Response:
+    """``POST /auth/local/revoke`` with ``cookie``: sign the user out everywhere."""
+    async with httpx.AsyncClient(base_url=base_url, timeout=30) as client:
+        return await post_form(client, "/auth/local/revoke", cookie, next="/login_local")
+
+
+async def profile_signed_in(base_url: str, cookie: str | None) -> bool:
+    """Whether GET /profile with ``cookie`` shows a signed-in profile."""
+    headers = {"Cookie": f"{COOKIE}={cookie}"} if cookie else {}
+    async with httpx.AsyncClient(base_url=base_url, timeout=30) as client:
+        response = await client.get("/profile", headers=headers)
+    return response.status_code == 200 and "Signed in as" in response.text
+
+
+# Live pages -------------------------------------------------------------------------
+
+
+class LiveSocket:
+    """One live page over ``/_pywire/ws``; every message it receives is kept in order."""
+
+    def __init__(self, ws: ClientConnection, origin: str) -> None:
+        self.ws = ws
+        self.origin = origin
+        self.messages: list[tuple[float, dict[str, Any]]] = []
+        self._changed = asyncio.Event()
+        self._reader = asyncio.create_task(self._read())
+
+    @classmethod
+    async def open(cls, base_url: str, cookie: str, path: str = "/profile") -> LiveSocket:
+        """Connect as a browser tab on ``path`` and wait for the server's ``init_ack``."""
+        ws_url = "ws" + base_url.removeprefix("http") + "/_pywire/ws"
+        ws = await connect(
+            ws_url,
+            origin=base_url,  # type: ignore[arg-type]
+            additional_headers={"Cookie": f"{COOKIE}={cookie}"},
+            open_timeout=30,
+            ping_interval=None,
+            max_size=None,
+        )
+        live = cls(ws, base_url)
+        await live.wait_for(lambda m: m.get("type") == "init", 30)
+        await ws.send(msgpack.packb({"type": "init", "path": path}))
+        ack = await live.wait_for(lambda m: m.get("type") in ("init_ack", "navigate", "error"), 30)
+        if ack.get("type") != "init_ack":
+            await live.close()
+            raise HarnessError(f"live page {path} did not start: {ack}")
+        return live
+
+    @property
+    def local_port(self) -> int:
+        """The client's port: the server's worker sees it as the remote port."""
+        return int(self.ws.local_address[1])
+
+    async def _read(self) -> None:
+        with contextlib.suppress(Exception):
+            async for raw in self.ws:
+                message = msgpack.unpackb(raw, raw=False) if isinstance(raw, bytes) else {}
+                if isinstance(message, dict):
+                    if message.get("type") == "ping":
+                        await self.ws.send(msgpack.packb({"type": "pong"}))
+                    self.messages.append((time.monotonic(), message))
+                    self._changed.set()
+
+    def find(self, match: Callable[[dict[str, Any]], bool], since: int = 0) -> int | None:
+        """The index of the first message from ``since`` on that matches, or ``None``."""
+        for index in range(since, len(self.messages)):
+            if match(self.messages[index][1]):
+                return index
+        return None
+
+    async def wait_for(
+        self, match: Callable[[dict[str, Any]], bool], within: float, since: int = 0
+    ) -> dict[str, Any]:
+        """The first matching message (from ``since`` on), waiting up to ``within`` seconds."""
+        deadline = time.monotonic() + within
+        while True:
+            index = self.find(match, since)
+            if index is not None:
+                return self.messages[index][1]
+            left = deadline - time.monotonic()
+            if left <= 0 or self._reader.done():
+                raise HarnessError(
+                    f"no matching message within {within} s; got "
+                    f"{[m for _, m in self.messages][since:]!r:.1000}"
+                )
+            self._changed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), left)
+
+    async def close(self) -> None:
+        """Close the connection and stop reading."""
+        with contextlib.suppress(Exception):
+            await self.ws.close()
+        self._reader.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await self._reader
+
+
+def worker_of(server: RunServer, sockets: Iterable[LiveSocket]) -> dict[int, int]:
+    """``{client port: worker pid}`` for each socket a worker of ``server`` holds."""
+    wanted = {s.local_port for s in sockets}
+    found: dict[int, int] = {}
+    for pid in server.worker_pids():
+        with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
+            for conn in psutil.Process(pid).net_connections(kind="tcp"):
+                if (
+                    conn.raddr
+                    and conn.laddr.port == server.port
+                    and conn.raddr.port in wanted
+                    and conn.status == psutil.CONN_ESTABLISHED
+                ):
+                    found[conn.raddr.port] = pid
+    return found
+
+
+async def spread_sockets(
+    server: RunServer, cookies: list[str], *, least: int = 15, most: int = 80
+) -> tuple[list[LiveSocket], dict[int, int]]:
+    """Open live /profile pages (cycling ``cookies``) until every worker holds one.
+
+    At least ``least`` sockets, at most ``most``; returns them and
+    ``{client port: worker pid}``.
+    """
+    workers = server.worker_pids()
+    if len(workers) != server.expected_workers:
+        raise server.fail(f"expected {server.expected_workers} workers, found {sorted(workers)}")
+    sockets: list[LiveSocket] = []
+    owners: dict[int, int] = {}
+    try:
+        while len(sockets) < most:
+            batch = 5 if len(sockets) >= least else least
+            opened = await asyncio.gather(
+                *(
+                    LiveSocket.open(server.base_url, cookies[(len(sockets) + i) % len(cookies)])
+                    for i in range(batch)
+                )
+            )
+            sockets.extend(opened)
+            owners = worker_of(server, sockets)
+            if len(sockets) >= least and set(owners.values()) == workers:
+                break
+    except BaseException:
+        await asyncio.gather(*(s.close() for s in sockets))
+        raise
+    if set(owners.values()) != workers or len(owners) != len(sockets):
+        await asyncio.gather(*(s.close() for s in sockets))
+        raise server.fail(
+            f"{len(sockets)} sockets reached workers {sorted(set(owners.values()))} "
+            f"of {sorted(workers)} ({len(owners)} found)"
+        )
+    return sockets, owners
+
+
+async def wait_all(
+    sockets: list[LiveSocket],
+    match: Callable[[dict[str, Any]], bool],
+    within: float,
+    since: list[int] | None = None,
+) -> list[float]:
+    """Wait until every socket got a matching message; when each arrived (monotonic)."""
+    starts = since or [0] * len(sockets)
+
+    async def one(live: LiveSocket, start: int) -> float:
+        await live.wait_for(match, within, start)
+        index = live.find(match, start)
+        assert index is not None
+        return live.messages[index][0]
+
+    return list(await asyncio.gather(*(one(s, i) for s, i in zip(sockets, starts, strict=True))))
+
+
+def is_navigate_to_login(message: dict[str, Any]) -> bool:
+    """The revoke message of an ``!auth`` page: go to the sign-in page."""
+    return message.get("type") == "navigate" and message.get("path") == "/login_local"
+
+
+# Redis ------------------------------------------------------------------------------
+
+
+class RedisServer:
+    """A private ``redis-server`` (no persistence) that the caller may kill and restart."""
+
+    def __init__(self, workdir: Path, port: int | None = None) -> None:
+        self.workdir = workdir
+        self.port = port or free_port()
+        self.log_path = workdir / f"redis-{self.port}.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.binary = shutil.which("redis-server") or "/usr/bin/redis-server"
+
+    @property
+    def url(self) -> str:
+        """``redis://127.0.0.1:<port>/0``."""
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        """Start it on its port and wait until it answers PING."""
+        if not os.path.exists(self.binary):
+            raise HarnessError(f"redis-server not found at {self.binary}")
+        cmd = [self.binary, "--port", str(self.port), "--bind", "127.0.0.1"]
+        cmd += ["--save", "", "--appendonly", "no", "--dir", str(self.workdir)]
+        with self.log_path.open("ab") as log:
+            self.proc = subprocess.Popen(
+                cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT
+            )
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise HarnessError(f"redis-server exited: {self.log_path.read_text()}")
+            with (
+                contextlib.suppress(OSError),
+                socket.create_connection(("127.0.0.1", self.port), timeout=1) as sock,
+            ):
+                sock.sendall(b"PING\r\n")
+                if sock.recv(64).startswith(b"+PONG"):
+                    return
+            time.sleep(0.1)
+        raise HarnessError(f"redis-server did not answer: {self.log_path.read_text()}")
+
+    def kill(self) -> None:
+        """SIGKILL it: an outage, not a clean shutdown."""
+        proc, self.proc = self.proc, None
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
