@@ -116,7 +116,7 @@ class LocalRoutes:
         async def endpoint(request: Request) -> Response:
             if request.method != "POST":
                 return PlainTextResponse("Method Not Allowed", 405, headers={"Allow": "POST"})
-            if is_cross_site(request.headers):
+            if is_cross_site(request.headers, scheme=request.url.scheme):
                 return PlainTextResponse("Cross-site request refused", 403)
             fields: dict[str, str] = {}
             try:
@@ -141,7 +141,7 @@ class LocalRoutes:
 
     def _fail(self, request: Request, fields: Mapping[str, str], code: str, page: str) -> Response:
         target = (
-            same_origin_referer(request.headers)
+            same_origin_referer(request.headers, scheme=request.url.scheme)
             or safe_local_path(fields.get("error_next"))
             or safe_local_path(page)
             or "/"
@@ -225,7 +225,7 @@ class LocalRoutes:
         """``POST {prefix}/local/token``: a short-lived JWT for the signed-in user."""
         if request.method != "POST":
             return _json({"error": "method_not_allowed"}, 405, {"Allow": "POST"})
-        if is_cross_site(request.headers):
+        if is_cross_site(request.headers, scheme=request.url.scheme):
             return _json({"error": "cross_site"}, 403)
         principal: ClaimsPrincipal = request.scope.get("user", ANONYMOUS)
         if not principal.is_authenticated:
