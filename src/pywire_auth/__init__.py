@@ -55,7 +55,7 @@ from pywire_auth.sessions import SessionConfig
 from pywire_auth.stores.memory import MemoryAuthStore
 from pywire_auth.throttles.memory import MemoryThrottle
 from pywire_auth.throttles.policy import ClientAddress, RateLimit, ThrottlePolicy
-from pywire_auth.tokens.issuer import TokenIssuer
+from pywire_auth.tokens.issuer import FallbackSecret, TokenIssuer
 from pywire_auth.types import LOCAL_PROVIDER, LoginRecord, ProviderLink, SessionRecord, UserRecord
 
 if TYPE_CHECKING:
@@ -79,6 +79,7 @@ __all__ = [
     "ClientAddress",
     "ConfigurationError",
     "EventLog",
+    "FallbackSecret",
     "FanoutChannel",
     "InvalidEmailError",
     "InvalidInputError",

@@ -23,6 +23,7 @@ EXPECTED_ALL = [
     "ClientAddress",
     "ConfigurationError",
     "EventLog",
+    "FallbackSecret",
     "FanoutChannel",
     "InvalidEmailError",
     "InvalidInputError",

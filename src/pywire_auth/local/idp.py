@@ -34,7 +34,7 @@ from pywire_auth.local.passwords import PasswordPolicy
 from pywire_auth.local.principal import plain_user_id, principal_for
 from pywire_auth.protocols import AuthStore, PasswordHasher
 from pywire_auth.stores.memory import MemoryAuthStore
-from pywire_auth.tokens.issuer import RESERVED_CLAIMS, TokenIssuer
+from pywire_auth.tokens.issuer import RESERVED_CLAIMS, FallbackSecret, TokenIssuer
 from pywire_auth.types import LOCAL_PROVIDER, JSONValue, ProviderLink, UserRecord
 
 __all__ = ["LocalIdP"]
@@ -78,7 +78,7 @@ class LocalIdP:
         hasher: PasswordHasher | None = None,
         password_policy: PasswordPolicy | None = None,
         token_ttl: int = 900,
-        fallback_secrets: Sequence[str] = (),
+        fallback_secrets: Sequence[str | FallbackSecret] = (),
     ) -> None:
         if token_issuer is None:
             key = secret or os.environ.get(SECRET_ENV, "")
