@@ -51,6 +51,7 @@ from pywire_auth.protocols import (
     SessionStore,
     Throttle,
 )
+from pywire_auth.security_headers import SecurityHeaders
 from pywire_auth.sessions import SessionConfig
 from pywire_auth.stores.memory import MemoryAuthStore
 from pywire_auth.throttles.memory import MemoryThrottle
@@ -100,6 +101,7 @@ __all__ = [
     "ReservedClaimError",
     "SQLAlchemyAuthStore",
     "SQLAlchemyThrottle",
+    "SecurityHeaders",
     "SessionConfig",
     "SessionRecord",
     "SessionStore",

@@ -44,6 +44,7 @@ EXPECTED_ALL = [
     "ReservedClaimError",
     "SQLAlchemyAuthStore",
     "SQLAlchemyThrottle",
+    "SecurityHeaders",
     "SessionConfig",
     "SessionRecord",
     "SessionStore",
