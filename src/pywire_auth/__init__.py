@@ -51,11 +51,12 @@ from pywire_auth.protocols import (
     SessionStore,
     Throttle,
 )
+from pywire_auth.security_headers import SecurityHeaders
 from pywire_auth.sessions import SessionConfig
 from pywire_auth.stores.memory import MemoryAuthStore
 from pywire_auth.throttles.memory import MemoryThrottle
 from pywire_auth.throttles.policy import ClientAddress, RateLimit, ThrottlePolicy
-from pywire_auth.tokens.issuer import TokenIssuer
+from pywire_auth.tokens.issuer import FallbackSecret, TokenIssuer
 from pywire_auth.types import LOCAL_PROVIDER, LoginRecord, ProviderLink, SessionRecord, UserRecord
 
 if TYPE_CHECKING:
@@ -79,6 +80,7 @@ __all__ = [
     "ClientAddress",
     "ConfigurationError",
     "EventLog",
+    "FallbackSecret",
     "FanoutChannel",
     "InvalidEmailError",
     "InvalidInputError",
@@ -93,6 +95,7 @@ __all__ = [
     "ProviderLink",
     "RateLimit",
     "ReservedClaimError",
+    "SecurityHeaders",
     "SessionConfig",
     "SessionRecord",
     "SessionStore",

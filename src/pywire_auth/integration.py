@@ -11,7 +11,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 from pywire.auth import AuthChannel, PolicyEngine
-from starlette.routing import BaseRoute
+from starlette.routing import BaseRoute, Route
 
 from pywire_auth._state import AuthState
 from pywire_auth.actions import AuthActions
@@ -23,6 +23,7 @@ from pywire_auth.local.principal import plain_user_id
 from pywire_auth.local.routes import LocalRoutes, RegistrationClaims
 from pywire_auth.middleware import AuthMiddleware
 from pywire_auth.protocols import EventLog, SessionStore, Throttle
+from pywire_auth.security_headers import SecurityHeaders, SecurityHeadersMiddleware
 from pywire_auth.session_pruner import SessionPruner
 from pywire_auth.sessions import SessionConfig, SessionManager
 from pywire_auth.stores.memory import MemoryAuthStore
@@ -50,6 +51,7 @@ def connect_auth(
     throttle_policy: ThrottlePolicy | None = None,
     registration_claims: RegistrationClaims | None = None,
     token_ttl: int = 600,
+    security_headers: SecurityHeaders | None = None,
 ) -> PolicyEngine:
     """Add sign-in sessions, the auth middleware and the local IdP routes to ``app``.
 
@@ -73,6 +75,10 @@ def connect_auth(
     * ``registration_claims(form) -> claims`` decides which claims a new account
       gets from its sign-up form. Without it, posted fields such as ``role`` grant
       nothing: anyone can post them.
+    * Responses for ``login_page``, ``register_page`` and the auth routes carry
+      anti-framing headers (``X-Frame-Options: DENY``, ``frame-ancestors 'self'``,
+      ``Referrer-Policy: same-origin``, ``nosniff``);
+      ``security_headers=SecurityHeaders(paths=..., all_pages=...)`` adds pages.
     """
     if getattr(app, "_pywire_auth_connected", False):
         raise ConfigurationError("connect_auth was already called for this app")
@@ -119,6 +125,12 @@ def connect_auth(
     starlette_app.router.routes[0:0] = routes
     # Must happen before the first request: Starlette builds the stack lazily.
     app.add_middleware(AuthMiddleware, state=state)
+    # Pages that take passwords must not be framed by other sites (clickjacking).
+    headers_config = (security_headers or SecurityHeaders()).with_paths(
+        [login_page, register_page, *(route.path for route in routes if isinstance(route, Route))]
+    )
+    if headers_config.headers:
+        app.add_middleware(SecurityHeadersMiddleware, config=headers_config)
     # PyWire's WebSocket handler looks the channel up under this private name
     # (runtime/websocket.py) to push live sign-outs and claim updates.
     app._auth_channel = channel

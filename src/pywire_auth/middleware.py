@@ -75,7 +75,8 @@ class AuthMiddleware:
         token = sessions.token_from_cookie_header(headers.get("cookie", ""))
         if token is None:
             return ANONYMOUS, None, None
-        if scope["type"] == "websocket" and is_cross_site(headers):
+        websocket = scope["type"] == "websocket"
+        if websocket and is_cross_site(headers, scheme=scope.get("scheme", "ws")):
             # Cross-site WebSocket hijacking: another site's page opening our socket
             # with the user's cookie gets an anonymous connection.
             return ANONYMOUS, None, None

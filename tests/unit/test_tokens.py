@@ -11,13 +11,20 @@ import hashlib
 import hmac
 import json
 import time
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from joserfc import jws
 from joserfc.jwk import OctKey
 
-from pywire_auth import ConfigurationError, InvalidInputError, ReservedClaimError, TokenIssuer
+from pywire_auth import (
+    ConfigurationError,
+    FallbackSecret,
+    InvalidInputError,
+    ReservedClaimError,
+    TokenIssuer,
+)
 
 SECRET = "k" * 40
 OTHER_SECRET = "o" * 40
@@ -447,6 +454,78 @@ def test_fallback_key_is_not_used_for_tokens_without_kid() -> None:
 def test_fallback_secrets_accept_bytes() -> None:
     rotated = TokenIssuer(SECRET, fallback_secrets=[OTHER_SECRET.encode()])
     assert rotated.verify(TokenIssuer(OTHER_SECRET).issue("u")) is not None
+
+
+def test_retired_fallback_key_verifies_nothing() -> None:
+    # A leaked old secret must stop minting accepted tokens once rotation is done.
+    old_token = TokenIssuer(OTHER_SECRET).issue("user-1", ttl=3600)
+    retired = FallbackSecret(OTHER_SECRET, retire_after=time.time() - 1)
+    assert TokenIssuer(SECRET, fallback_secrets=[retired]).verify(old_token) is None
+    when = datetime.now(UTC) - timedelta(seconds=1)
+    retired_dt = FallbackSecret(OTHER_SECRET, retire_after=when)
+    assert TokenIssuer(SECRET, fallback_secrets=[retired_dt]).verify(old_token) is None
+
+
+def test_fallback_key_verifies_until_it_retires() -> None:
+    old_token = TokenIssuer(OTHER_SECRET).issue("user-1", ttl=3600)
+    for retire_after in (time.time() + 3600, datetime.now(UTC) + timedelta(hours=1)):
+        live = FallbackSecret(OTHER_SECRET, retire_after=retire_after)
+        rotated = TokenIssuer(SECRET, fallback_secrets=[live])
+        assert rotated.verify(old_token) is not None
+        assert rotated.verify(rotated.issue("user-2")) is not None
+
+
+def test_leeway_does_not_extend_a_retired_key() -> None:
+    old_token = TokenIssuer(OTHER_SECRET).issue("user-1", ttl=3600)
+    retired = FallbackSecret(OTHER_SECRET, retire_after=time.time() - 1)
+    rotated = TokenIssuer(SECRET, leeway=600, fallback_secrets=[retired])
+    assert rotated.verify(old_token) is None
+
+
+def test_the_signing_secret_never_retires() -> None:
+    # The same secret listed as a retired fallback must not disable the signing key.
+    retired = FallbackSecret(SECRET, retire_after=time.time() - 1)
+    issuer = TokenIssuer(SECRET, fallback_secrets=[retired])
+    assert issuer.verify(issuer.issue("user-1")) is not None
+
+
+def test_one_retired_and_one_live_fallback() -> None:
+    third = "t" * 40
+    retired = FallbackSecret(OTHER_SECRET, retire_after=time.time() - 1)
+    live = FallbackSecret(third, retire_after=time.time() + 3600)
+    rotated = TokenIssuer(SECRET, fallback_secrets=[retired, live])
+    assert rotated.verify(TokenIssuer(OTHER_SECRET).issue("u")) is None
+    assert rotated.verify(TokenIssuer(third).issue("u")) is not None
+
+
+@pytest.mark.parametrize(
+    "retire_after",
+    [datetime(2030, 1, 1), "2030-01-01", True, None],
+    ids=["naive-datetime", "string", "bool", "none"],
+)
+def test_bad_retire_after_is_a_configuration_error(retire_after: Any) -> None:
+    with pytest.raises(ConfigurationError):
+        TokenIssuer(SECRET, fallback_secrets=[FallbackSecret(OTHER_SECRET, retire_after)])
+
+
+def test_short_retired_secret_is_a_configuration_error() -> None:
+    with pytest.raises(ConfigurationError):
+        TokenIssuer(SECRET, fallback_secrets=[FallbackSecret("short", time.time() + 60)])
+
+
+def test_fallback_secret_repr_hides_the_secret() -> None:
+    fallback = FallbackSecret(OTHER_SECRET, retire_after=1.5)
+    assert OTHER_SECRET not in repr(fallback)
+    assert "retire_after=1.5" in repr(fallback)
+
+
+def test_plain_fallback_secret_logs_that_it_never_retires(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with caplog.at_level("WARNING", logger="pywire_auth.tokens"):
+        TokenIssuer(SECRET, fallback_secrets=[OTHER_SECRET])
+    assert "retire_after" in caplog.text
+    assert OTHER_SECRET not in caplog.text
 
 
 @pytest.mark.parametrize(

@@ -106,7 +106,12 @@ async def test_secure_flag_follows_https(app_factory: AppFactory) -> None:
 
 async def test_secure_false_forces_no_secure_flag_even_on_https(app_factory: AppFactory) -> None:
     web = await app_factory(session_config=SessionConfig(secure=False))
-    response = await register(web.client(base_url="https://testserver"), "ann@example.com")
+    response = await post_form(
+        web.client(base_url="https://testserver"),
+        "/auth/local/register",
+        {"email": "ann@example.com", "password": "correct horse battery"},
+        headers={"Origin": "https://testserver"},  # same origin: scheme included
+    )
     header = session_set_cookie(response)
     assert header is not None
     assert "secure" not in cookie_attributes(header)

@@ -33,10 +33,14 @@ CROSS_SITE = {
     "fetch-cross-site-same-origin-header": {"Sec-Fetch-Site": "cross-site", "Origin": ORIGIN},
     "referer-only-evil": {"Referer": f"{EVIL}/page"},
     "referer-only-malformed": {"Referer": "http://[::1"},
+    # Another port or scheme of the same host is another origin (RFC 6454).
+    "origin-same-host-other-port": {"Origin": "http://testserver:8443"},
+    "origin-same-host-https": {"Origin": "https://testserver"},
+    "referer-only-same-host-other-port": {"Referer": "http://testserver:8080/register"},
 }
 SAME_SITE = {
     "origin-same": {"Origin": ORIGIN},
-    "origin-same-other-port": {"Origin": "http://testserver:8443"},
+    "origin-same-default-port": {"Origin": "http://testserver:80"},
     "fetch-same-origin": {"Sec-Fetch-Site": "same-origin"},
     "fetch-same-origin-and-origin": {"Sec-Fetch-Site": "same-origin", "Origin": ORIGIN},
     "fetch-none": {"Sec-Fetch-Site": "none"},
@@ -133,15 +137,28 @@ async def test_same_origin_posts_work(web: WebApp, headers: dict[str, str]) -> N
     assert await signed_in_as(other) == "ann@example.com"
 
 
-async def test_forwarded_host_counts_as_this_site(web: WebApp) -> None:
+async def test_forwarded_host_and_proto_count_as_this_site(web: WebApp) -> None:
     browser = web.client()
+    proxy = {"X-Forwarded-Host": "public.example", "X-Forwarded-Proto": "https"}
     response = await post_form(
         browser,
         "/auth/local/register",
         {"email": "ann@example.com", "password": "correct horse battery"},
-        headers={"Origin": "https://public.example", "X-Forwarded-Host": "public.example"},
+        headers={"Origin": "https://public.example", **proxy},
     )
     assert location(response) == "/"
+
+
+async def test_forwarded_host_without_its_scheme_is_another_origin(web: WebApp) -> None:
+    # The app sees http; without X-Forwarded-Proto an https page is another origin.
+    response = await post_form(
+        web.client(),
+        "/auth/local/register",
+        {"email": "ann@example.com", "password": "correct horse battery"},
+        headers={"Origin": "https://public.example", "X-Forwarded-Host": "public.example"},
+    )
+    assert response.status_code == 403
+    assert await web.user("ann@example.com") is None
 
 
 @cross_site

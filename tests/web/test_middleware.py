@@ -183,8 +183,13 @@ async def _run_middleware(web: WebApp, scope_type: str, headers: list[tuple[byte
 
 @pytest.mark.parametrize(
     "headers",
-    [[(b"origin", b"http://evil.example")], [(b"sec-fetch-site", b"cross-site")]],
-    ids=["origin", "sec-fetch-site"],
+    [
+        [(b"origin", b"http://evil.example")],
+        [(b"sec-fetch-site", b"cross-site")],
+        [(b"origin", b"http://testserver:8080")],
+        [(b"origin", b"https://testserver")],
+    ],
+    ids=["origin", "sec-fetch-site", "origin-other-port", "origin-other-scheme"],
 )
 async def test_cross_site_websocket_is_anonymous(
     web: WebApp, headers: list[tuple[bytes, bytes]]

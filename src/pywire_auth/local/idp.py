@@ -34,10 +34,10 @@ from pywire_auth.local.passwords import PasswordPolicy
 from pywire_auth.local.principal import plain_user_id, principal_for
 from pywire_auth.protocols import AuthStore, PasswordHasher
 from pywire_auth.stores.memory import MemoryAuthStore
-from pywire_auth.tokens.issuer import RESERVED_CLAIMS, TokenIssuer
+from pywire_auth.tokens.issuer import RESERVED_CLAIMS, FallbackSecret, TokenIssuer
 from pywire_auth.types import LOCAL_PROVIDER, JSONValue, ProviderLink, UserRecord
 
-__all__ = ["LocalIdP"]
+__all__ = ["SESSION_CLAIM", "LocalIdP"]
 
 logger = logging.getLogger("pywire_auth.local")
 
@@ -48,6 +48,9 @@ SECRET_ENV = "LOCAL_IDP_SECRET"  # noqa: S105 - the variable's name, not a secre
 _MAX_VERIFY_CHARS = MAX_PASSWORD_CHARS
 # How often a password change retries when sign-ins keep rehashing the old password.
 _CHANGE_ATTEMPTS = 3
+#: The claim binding a token to the session it was issued for (RFC 9068's ``sid``,
+#: OpenID Connect's session id): the stored session id, never the cookie token.
+SESSION_CLAIM = "sid"
 # Claims a stored user may not carry: the principal and the token own them.
 _OWNED_CLAIMS = RESERVED_CLAIMS | {"email"}
 
@@ -78,7 +81,7 @@ class LocalIdP:
         hasher: PasswordHasher | None = None,
         password_policy: PasswordPolicy | None = None,
         token_ttl: int = 900,
-        fallback_secrets: Sequence[str] = (),
+        fallback_secrets: Sequence[str | FallbackSecret] = (),
     ) -> None:
         if token_issuer is None:
             key = secret or os.environ.get(SECRET_ENV, "")
@@ -240,12 +243,30 @@ class LocalIdP:
         claims: Mapping[str, Any] | None = None,
         ttl: int | None = None,
         audience: str | None = None,
+        session_id: str | None = None,
     ) -> str:
-        """Sign a JWT whose ``sub`` is ``user_id``; ``claims`` cannot override registered ones."""
-        return self.tokens.issue(plain_user_id(user_id), claims=claims, ttl=ttl, audience=audience)
+        """Sign a JWT whose ``sub`` is ``user_id``; ``claims`` cannot override registered ones.
+
+        ``session_id`` (the *stored* session id, ``SessionManager.session_id(token)``)
+        goes in the ``sid`` claim, which ``claims`` cannot set: ``POST
+        {prefix}/local/verify-token`` then refuses the token once that session ends.
+        """
+        extra = dict(claims or {})
+        if SESSION_CLAIM in extra:
+            raise ReservedClaimError(f"pass session_id=... instead of a {SESSION_CLAIM!r} claim")
+        if session_id is not None:
+            if not isinstance(session_id, str) or not session_id:
+                raise InvalidInputError("session_id must be a non-empty string")
+            extra[SESSION_CLAIM] = session_id
+        return self.tokens.issue(plain_user_id(user_id), claims=extra, ttl=ttl, audience=audience)
 
     def verify_id_token(self, token: str, audience: str | None = None) -> dict[str, Any] | None:
-        """The claims of a valid token, or ``None`` (bad signature, expired, wrong iss/aud)."""
+        """The claims of a valid token, or ``None`` (bad signature, expired, wrong iss/aud).
+
+        Stateless: it checks the signature and the registered claims only, never the
+        store, so a token stays valid here after its session ended or its user was
+        deleted, until ``exp``. ``POST {prefix}/local/verify-token`` also checks both.
+        """
         return self.tokens.verify(token, audience=audience)
 
     async def principal_from_id_token(

@@ -32,8 +32,10 @@ from pywire_auth.exceptions import (
 )
 from pywire_auth.local.device import DeviceCookies
 from pywire_auth.local.guard import SignInGuard
-from pywire_auth.local.idp import LocalIdP
+from pywire_auth.local.idp import SESSION_CLAIM, LocalIdP
 from pywire_auth.local.principal import plain_user_id, principal_user_id
+from pywire_auth.middleware import SESSION_SCOPE_KEY
+from pywire_auth.sessions import SessionManager
 from pywire_auth.throttles.policy import ThrottlePolicy
 from pywire_auth.tokens.issuer import RESERVED_CLAIMS
 from pywire_auth.types import JSONValue
@@ -116,7 +118,7 @@ class LocalRoutes:
         async def endpoint(request: Request) -> Response:
             if request.method != "POST":
                 return PlainTextResponse("Method Not Allowed", 405, headers={"Allow": "POST"})
-            if is_cross_site(request.headers):
+            if is_cross_site(request.headers, scheme=request.url.scheme):
                 return PlainTextResponse("Cross-site request refused", 403)
             fields: dict[str, str] = {}
             try:
@@ -141,7 +143,7 @@ class LocalRoutes:
 
     def _fail(self, request: Request, fields: Mapping[str, str], code: str, page: str) -> Response:
         target = (
-            same_origin_referer(request.headers)
+            same_origin_referer(request.headers, scheme=request.url.scheme)
             or safe_local_path(fields.get("error_next"))
             or safe_local_path(page)
             or "/"
@@ -225,14 +227,24 @@ class LocalRoutes:
         """``POST {prefix}/local/token``: a short-lived JWT for the signed-in user."""
         if request.method != "POST":
             return _json({"error": "method_not_allowed"}, 405, {"Allow": "POST"})
-        if is_cross_site(request.headers):
+        if is_cross_site(request.headers, scheme=request.url.scheme):
             return _json({"error": "cross_site"}, 403)
         principal: ClaimsPrincipal = request.scope.get("user", ANONYMOUS)
-        if not principal.is_authenticated:
+        session_token = request.scope.get(SESSION_SCOPE_KEY)
+        if not principal.is_authenticated or not isinstance(session_token, str):
             return _json({"error": "not_authenticated"}, 401)
-        claims = {k: v for k, v in principal.raw.items() if k not in RESERVED_CLAIMS}
+        claims = {
+            k: v
+            for k, v in principal.raw.items()
+            if k not in RESERVED_CLAIMS and k != SESSION_CLAIM
+        }
+        # The stored id (a SHA-256 of the cookie token), never the token: a JWT
+        # handed to scripts and other services must not carry a usable cookie.
         token = self.idp.issue_id_token(
-            user_id=plain_user_id(principal.user_id), claims=claims, ttl=self.token_ttl
+            user_id=plain_user_id(principal.user_id),
+            claims=claims,
+            ttl=self.token_ttl,
+            session_id=SessionManager.session_id(session_token),
         )
         return _json(
             {
@@ -244,7 +256,11 @@ class LocalRoutes:
         )
 
     async def verify_token(self, request: Request) -> Response:
-        """``POST {prefix}/local/verify-token``: ``{"token": ...}`` -> its claims or invalid."""
+        """``POST {prefix}/local/verify-token``: ``{"token": ...}`` -> its claims or invalid.
+
+        Unlike ``LocalIdP.verify_id_token``, also invalid once the token's session
+        (``sid``) ended or expired, or its user is gone.
+        """
         if request.method != "POST":
             return _json({"error": "method_not_allowed"}, 405, {"Allow": "POST"})
         try:
@@ -257,7 +273,38 @@ class LocalRoutes:
         claims = self.idp.verify_id_token(token.strip())
         if claims is None:
             return _json({"valid": False})
+        try:
+            alive = await self._still_signed_in(claims)
+        except AuthError:
+            # Fail closed: a token whose session cannot be checked is not vouched for.
+            return _json({"valid": False, "error": "unavailable"}, 503)
+        if not alive:
+            return _json({"valid": False})
+        # The token's claims verbatim: never today's stored claims, which could
+        # differ from (and be mistaken for) what the token asserts.
         return _json({"valid": True, "decoded": claims})
+
+    async def _still_signed_in(self, claims: Mapping[str, Any]) -> bool:
+        # Read from the store, not this worker's session cache: a sign-out or
+        # revocation in another worker must count at once. A token with a ``sid``
+        # lives only as long as that session (sign-out, revoke, expiry, a new
+        # sign-in in that browser); one without (issued in Python) as long as its user.
+        sessions = self.state.sessions
+        subject = claims["sub"]
+        if SESSION_CLAIM not in claims:
+            return await self.idp.store.get_user(subject) is not None
+        session_id = claims[SESSION_CLAIM]
+        if not isinstance(session_id, str) or not session_id:
+            return False
+        found = await sessions.store.get_session_user(session_id)
+        if found is None:
+            return False
+        record, user = found
+        return (
+            record.user_id == subject
+            and user.user_id == subject
+            and record.expires_at > sessions.now()
+        )
 
 
 def _json(

@@ -11,16 +11,23 @@ Hardening, each against a known JWT attack:
   audience is invalid. ``verify`` answers ``None`` for every invalid token and
   never says why, so it cannot be used as an oracle.
 * Keys carry a ``kid``; old keys can stay as verify-only fallbacks while a new
-  one signs, so a secret can be rotated without signing everyone out.
+  one signs, so a secret can be rotated without signing everyone out. A fallback
+  given as :class:`FallbackSecret` retires at its ``retire_after`` time: from then
+  on every token it signed is refused, so a leaked old secret stops minting
+  accepted tokens once rotation is done (RFC 8725 section 3.4's advice to retire
+  compromised keys, OWASP ASVS 6.4.2).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import secrets
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from joserfc import jws
@@ -29,7 +36,9 @@ from joserfc.jwk import OctKey
 
 from pywire_auth.exceptions import ConfigurationError, InvalidInputError, ReservedClaimError
 
-__all__ = ["MIN_SECRET_BYTES", "RESERVED_CLAIMS", "TokenIssuer"]
+__all__ = ["MIN_SECRET_BYTES", "RESERVED_CLAIMS", "FallbackSecret", "TokenIssuer"]
+
+logger = logging.getLogger("pywire_auth.tokens")
 
 #: HS256 keys shorter than the hash output make brute-forcing a token cheap.
 MIN_SECRET_BYTES = 32
@@ -53,6 +62,33 @@ def _as_bytes(secret: str | bytes) -> bytes:
     return secret.encode("utf-8") if isinstance(secret, str) else bytes(secret)
 
 
+@dataclass(frozen=True)
+class FallbackSecret:
+    """An old signing secret that verifies tokens until ``retire_after``, then none.
+
+    ``retire_after`` is a timezone-aware :class:`~datetime.datetime` or a Unix
+    time in seconds. Set it to the moment of rotation plus the longest token
+    lifetime you issued, so every token signed before the rotation has expired::
+
+        FallbackSecret(old_secret, retire_after=rotated_at + timedelta(seconds=900))
+    """
+
+    secret: str | bytes = field(repr=False)
+    retire_after: datetime | float
+
+    def retires_at(self) -> float:
+        """``retire_after`` as a Unix time."""
+        when = self.retire_after
+        if isinstance(when, datetime):
+            if when.tzinfo is None:
+                # A naive time would be read in the server's zone: hours off.
+                raise ConfigurationError("FallbackSecret.retire_after needs a timezone")
+            return when.timestamp()
+        if isinstance(when, bool) or not isinstance(when, int | float):
+            raise ConfigurationError("FallbackSecret.retire_after must be a datetime or a number")
+        return float(when)
+
+
 class TokenIssuer:
     """Issues and verifies HS256 JWTs for one issuer and default audience.
 
@@ -70,11 +106,18 @@ class TokenIssuer:
         audience: str = "",
         default_ttl: int = 900,
         leeway: int = 0,
-        fallback_secrets: Sequence[str | bytes] = (),
+        fallback_secrets: Sequence[str | bytes | FallbackSecret] = (),
     ) -> None:
         if not issuer:
             raise ConfigurationError("issuer must not be empty")
-        keys = [_as_bytes(secret), *(_as_bytes(s) for s in fallback_secrets)]
+        # (key, Unix time it retires at or None for never), per fallback.
+        fallbacks = [
+            (_as_bytes(f.secret), f.retires_at())
+            if isinstance(f, FallbackSecret)
+            else (_as_bytes(f), None)
+            for f in fallback_secrets
+        ]
+        keys = [_as_bytes(secret), *(key for key, _ in fallbacks)]
         for key in keys:
             if len(key) < MIN_SECRET_BYTES:
                 raise ConfigurationError(
@@ -91,6 +134,19 @@ class TokenIssuer:
         self._keys: dict[str, OctKey] = {_kid_for(k): OctKey.import_key(k) for k in keys}
         self._signing_kid = _kid_for(keys[0])
         self._header = {"alg": _ALGORITHM, "typ": "JWT", "kid": self._signing_kid}
+        # kid -> Unix time from which the key verifies nothing; absent: never.
+        self._retires: dict[str, float] = {}
+        for key, retires in fallbacks:
+            kid = _kid_for(key)
+            if kid == self._signing_kid:
+                continue  # the signing key itself never retires
+            if retires is None:
+                logger.warning(
+                    "a fallback token secret without retire_after verifies tokens "
+                    "forever; pass FallbackSecret(secret, retire_after=...)"
+                )
+            else:
+                self._retires[kid] = min(retires, self._retires.get(kid, retires))
 
     def __repr__(self) -> str:
         # Never the secret: reprs end up in logs and tracebacks.
@@ -152,7 +208,7 @@ class TokenIssuer:
             if header.get("alg") != _ALGORITHM:
                 return None
             kid = header.get("kid", self._signing_kid)
-            key = self._keys.get(kid) if isinstance(kid, str) else None
+            key = self._keys.get(kid) if isinstance(kid, str) and self._live(kid) else None
             if key is None or not jws.validate_compact(obj, key, algorithms=_ALGORITHMS):
                 return None
             claims = json.loads(obj.payload or b"")
@@ -163,6 +219,10 @@ class TokenIssuer:
         ):
             return None
         return claims
+
+    def _live(self, kid: str) -> bool:
+        retires = self._retires.get(kid)
+        return retires is None or time.time() < retires
 
     def _claims_valid(self, claims: dict[str, Any], audience: str) -> bool:
         exp, nbf = _number(claims.get("exp")), _number(claims.get("nbf", 0))
