@@ -12,7 +12,10 @@ Two channels, each on its own server:
 * ``embedded``: no ``REDIS_URL``; events go through the auth store's event table,
   polled by every worker every 0.25 s;
 * ``redis``: ``REDIS_URL`` set to a ``redis-server`` this script starts (no
-  persistence) and stops; events go over Redis pub/sub (and the event table).
+  persistence) and stops; events go over Redis pub/sub (and the event table);
+* ``postgres`` (when ``--postgres URL`` or ``PYWIRE_AUTH_TEST_POSTGRES_URL`` is
+  given): the store on PostgreSQL with ``PYWIRE_AUTH_CHANNEL=postgres``; events go
+  over LISTEN/NOTIFY (and the event table).
 
 Baseline, measured in the same rounds: the revoke POST's own response time.
 
@@ -23,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import statistics
 import sys
 import tempfile
@@ -31,6 +35,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from tests.conftest import reset_database
 from tests.scale._harness import (
     RedisServer,
     RunServer,
@@ -78,11 +83,17 @@ async def measure(server: RunServer, rounds: int, pages: int) -> tuple[list[floa
     return latencies, posts
 
 
-def run_mode(mode: str, workdir: Path, rounds: int, pages: int) -> tuple[list[float], list[float]]:
+def run_mode(
+    mode: str, workdir: Path, rounds: int, pages: int, postgres: str
+) -> tuple[list[float], list[float]]:
     """Start a server for ``mode`` (and its Redis), measure, stop everything."""
     redis = RedisServer(workdir) if mode == "redis" else None
     env = {"REDIS_URL": redis.url} if redis is not None else {}
-    app_dir = make_app_dir(workdir / mode, "sqlite+aiosqlite:///./local-auth.db")
+    db = "sqlite+aiosqlite:///./local-auth.db"
+    if mode == "postgres":
+        env, db = {"PYWIRE_AUTH_CHANNEL": "postgres"}, postgres
+        asyncio.run(reset_database(postgres))
+    app_dir = make_app_dir(workdir / mode, db)
     server = RunServer(app_dir, extra_env=env, name=mode)
     try:
         if redis is not None:
@@ -100,11 +111,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=8, help="measured rounds per channel")
     parser.add_argument("--pages", type=int, default=10, help="live pages per round (at least)")
+    parser.add_argument(
+        "--postgres",
+        default=os.environ.get("PYWIRE_AUTH_TEST_POSTGRES_URL", ""),
+        help="a PostgreSQL URL (its pywire_auth tables are dropped) for the postgres channel",
+    )
     args = parser.parse_args()
     rows = []
+    modes = ["embedded", "redis"] + (["postgres"] if args.postgres else [])
     with tempfile.TemporaryDirectory(prefix="live-revoke-") as tmp:
-        for mode in ("embedded", "redis"):
-            latencies, posts = run_mode(mode, Path(tmp), args.rounds, args.pages)
+        for mode in modes:
+            latencies, posts = run_mode(mode, Path(tmp), args.rounds, args.pages, args.postgres)
             rows.append((mode, latencies, posts))
     print()
     print("| channel | pages | p50 ms | p99 ms | max ms | revoke POST p50 ms | p50 / POST |")

@@ -39,6 +39,7 @@ def make_app(store: AuthStore, **connect: Any) -> PyWire:
 def no_redis_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("REDIS_URL", raising=False)
     monkeypatch.delenv("FLY_REDIS_URL", raising=False)
+    monkeypatch.delenv("PYWIRE_AUTH_CHANNEL", raising=False)
 
 
 async def test_sql_store_gets_the_embedded_channel_on_its_own_log(sqlite_url: str) -> None:
@@ -100,3 +101,41 @@ async def test_the_lifespan_starts_and_stops_the_channel(tmp_path: Path) -> None
         running = list(channel._tasks)
     assert channel._tasks == []
     assert all(t.done() for t in running)
+
+
+async def test_pywire_auth_channel_postgres_adds_notifications(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from pywire_auth.channels.postgres import PostgresAuthChannel
+    from tests.conftest import server_url
+
+    monkeypatch.setenv("PYWIRE_AUTH_CHANNEL", "postgres")
+    store = SQLAlchemyAuthStore(server_url("postgres"))
+    channel = make_app(store).state.auth_channel
+    assert isinstance(channel, PostgresAuthChannel)
+    assert channel.log is store
+    await channel.aclose()
+    await store.close()
+
+
+@pytest.mark.parametrize(
+    ("choice", "reason"),
+    [("postgres", "on PostgreSQL"), ("redis", "needs REDIS_URL"), ("kafka", "must be one of")],
+)
+async def test_pywire_auth_channel_refuses_what_cannot_work(
+    choice: str, reason: str, sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pywire_auth import ConfigurationError
+
+    monkeypatch.setenv("PYWIRE_AUTH_CHANNEL", choice)
+    store = SQLAlchemyAuthStore(sqlite_url)
+    with pytest.raises(ConfigurationError, match=reason):
+        make_app(store)
+    await store.close()
+
+
+async def test_pywire_auth_channel_memory_forces_in_process(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("PYWIRE_AUTH_CHANNEL", "memory")
+    assert isinstance(make_app(MemoryAuthStore()).state.auth_channel, MemoryAuthChannel)
