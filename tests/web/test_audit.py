@@ -18,8 +18,10 @@ from pywire_auth.audit import AUDIT_LOGGER
 from pywire_auth.local.device import DEVICE_COOKIE
 from tests.web.conftest import (
     COOKIE,
+    OUTAGE_BACKENDS,
     PASSWORD,
     AppFactory,
+    Outage,
     WebApp,
     error_code,
     location,
@@ -178,6 +180,22 @@ async def test_revoke_and_sign_out(web: WebApp, audit_log: pytest.LogCaptureFixt
             "client": "127.0.0.1",
             "reason": "no_session",
         },
+    ]
+
+
+@OUTAGE_BACKENDS
+async def test_a_revocation_the_store_could_not_make_is_a_failure(
+    app_factory: AppFactory, outage: Outage, audit_log: pytest.LogCaptureFixture
+) -> None:
+    web = await app_factory(store=outage.store)
+    browser = web.client()
+    await register(browser, EMAIL)
+    audit_log.clear()
+    outage.down()
+    assert error_code(await revoke(browser)) == "unavailable"
+    outage.up()
+    assert [(e["event"], e["outcome"], e["reason"]) for e in events(audit_log)] == [
+        ("revoke", "failure", "unavailable")
     ]
 
 
