@@ -21,6 +21,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from pywire_auth.actions import AuthActions
+from pywire_auth.audit import AUDIT_LOGGER
 from pywire_auth.channels.fanout import FanoutChannel
 from pywire_auth.channels.store import StoreAuthChannel
 from pywire_auth.exceptions import (
@@ -70,6 +71,7 @@ if TYPE_CHECKING:
 __version__ = "0.5.0.dev0"
 
 __all__ = [
+    "AUDIT_LOGGER",
     "ERROR_CODES",
     "LOCAL_PROVIDER",
     "Argon2Hasher",

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from pywire.auth import ClaimsPrincipal
 
 from pywire_auth._state import AuthState
+from pywire_auth.audit import audit, email_hash
 from pywire_auth.exceptions import UserNotFoundError
 from pywire_auth.local.principal import plain_user_id, principal_for, principal_user_id
 from pywire_auth.types import JSONValue, UserRecord
@@ -65,15 +66,28 @@ class AuthActions:
         return await self._save(user.user_id, merged)
 
     async def revoke_session(self, session_token: str) -> None:
-        """End one session (for example the one in ``request.scope``)."""
-        await self._state.sessions.end(session_token)
+        """End one session (for example the one in ``request.scope``): a sign-out."""
+        sessions = self._state.sessions
+        record = await sessions.load(session_token)
+        await sessions.end(session_token)
+        user_id = plain_user_id(record.user_id) if record is not None else None
+        audit("sign_out", "success", user_id=user_id, reason=None if record else "no_session")
 
     async def revoke_sessions(self, user_id: str) -> int:
         """End every session of the user and drop their live pages; return how many."""
         uid = plain_user_id(user_id)
         ended = await self._state.sessions.end_all(uid)
         await self._state.channel.revoke(principal_user_id(uid))
+        audit("revoke", "success", user_id=uid)
         return ended
+
+    def audit_email_hash(self, email: str) -> str:
+        """The ``email_hash`` the audit log gives ``email``: to find one account's records.
+
+        The hash is keyed with the session secret, so it is the same in every
+        process of the app and changes when that secret does.
+        """
+        return email_hash(self._state.sessions.derive_key("audit-email"), email)
 
     async def _user(self, user_id: str) -> UserRecord:
         user = await self._state.store.get_user(plain_user_id(user_id))

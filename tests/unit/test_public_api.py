@@ -13,6 +13,7 @@ import pywire_auth
 from pywire_auth import exceptions as exc
 
 EXPECTED_ALL = [
+    "AUDIT_LOGGER",
     "ERROR_CODES",
     "LOCAL_PROVIDER",
     "Argon2Hasher",

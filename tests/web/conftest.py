@@ -34,6 +34,7 @@ from pywire_auth import (
 from pywire_auth.channels.fanout import FanoutChannel
 from pywire_auth.stores._schema import users as users_table
 from pywire_auth.stores.sqlalchemy import SQLAlchemyAuthStore
+from tests.backends._servers import TcpProxy
 from tests.conftest import reset_database, server_url
 
 PAGES_DIR = Path(__file__).resolve().parents[2] / "examples" / "local_idp" / "src" / "pages"
@@ -75,6 +76,41 @@ class FlakyStore(MemoryAuthStore):
 
             return unavailable
         return value
+
+
+@dataclass
+class Outage:
+    """A store on the test's backend that the test switches off and on.
+
+    A real outage where there is a connection to break: the SQL servers are
+    reached through a :class:`TcpProxy` that :meth:`down` cuts (open connections
+    dropped, new ones refused). The memory store has none, so it is a
+    :class:`FlakyStore`. SQLite has no connection either and its "outage" (a
+    locked file) is a busy-timeout wait per call: outage tests run on
+    :data:`OUTAGE_BACKENDS`.
+    """
+
+    store: AuthStore
+    flaky: FlakyStore | None = None
+    proxy: TcpProxy | None = None
+
+    def down(self) -> None:
+        if self.flaky is not None:
+            self.flaky.down = True
+        if self.proxy is not None:
+            self.proxy.cut()
+
+    def up(self) -> None:
+        if self.flaky is not None:
+            self.flaky.down = False
+        if self.proxy is not None:
+            self.proxy.restore()
+
+
+#: The backends an :class:`Outage` can break (use as a decorator on outage tests).
+OUTAGE_BACKENDS = pytest.mark.parametrize("web_backend", ["memory", "postgres", "mysql"])
+#: The backends whose data outlives the store object (restarts).
+PERSISTENT_BACKENDS = pytest.mark.parametrize("web_backend", ["sqlite", "postgres", "mysql"])
 
 
 @dataclass
@@ -123,6 +159,28 @@ class WebApp:
 
 
 AppFactory = Callable[..., Awaitable[WebApp]]
+
+
+@pytest_asyncio.fixture
+async def outage(web_backend: str, backend_url: str | None) -> AsyncIterator[Outage]:
+    """A store on the test's backend that can be switched off (see :class:`Outage`)."""
+    if backend_url is None:
+        flaky = FlakyStore()
+        yield Outage(flaky, flaky=flaky)
+        return
+    if web_backend == "sqlite":
+        pytest.fail("SQLite has no connection to cut: decorate the test with OUTAGE_BACKENDS")
+    url = sa.make_url(backend_url)
+    proxy = await TcpProxy(url.host or "127.0.0.1", url.port or 0).start()
+    store = SQLAlchemyAuthStore(proxy.url_for(backend_url))
+    try:
+        yield Outage(store, proxy=proxy)
+    finally:
+        # Disposed while the proxy still forwards (the app's own close comes later
+        # and then finds nothing left to do).
+        proxy.restore()
+        await store.close()
+        await proxy.close()
 
 
 def make_idp(store: AuthStore | None = None) -> LocalIdP:

@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
+from starlette.types import Message
 
 from tests.web.conftest import (
     PASSWORD,
@@ -209,21 +210,84 @@ async def test_unsupported_content_type_is_refused(
 # Size and field-count limits -----------------------------------------------------------
 
 
+# The padding goes in a field the routes ignore, so that the size cap is the only
+# thing that can refuse these bodies (a long ``name`` would be refused anyway).
+_VALID_FORM = b"email=ann%40example.com&password=correct+horse+battery&filler="
+
+
 def _big_form(size: int) -> bytes:
-    return b"email=ann%40example.com&password=correct+horse+battery&name=" + b"a" * size
+    return _VALID_FORM + b"a" * size
+
+
+def _padding_to(total: int) -> int:
+    return total - len(_VALID_FORM)
+
+
+async def test_a_body_at_the_cap_is_accepted(web: WebApp, browser: httpx.AsyncClient) -> None:
+    # The control for the tests below: the ignored field itself refuses nothing.
+    body = _big_form(_padding_to(64 * 1024))
+    assert len(body) == 64 * 1024
+    response = await browser.post(REGISTER_FORM, content=body, headers=URLENCODED)
+    assert location(response) == "/"
+    assert await web.user("ann@example.com") is not None
 
 
 async def test_declared_oversized_body_is_refused(web: WebApp, browser: httpx.AsyncClient) -> None:
-    response = await browser.post(REGISTER_FORM, content=_big_form(70 * 1024), headers=URLENCODED)
+    body = _big_form(_padding_to(64 * 1024 + 1))
+    response = await browser.post(REGISTER_FORM, content=body, headers=URLENCODED)
+    assert response.request.headers["content-length"] == str(64 * 1024 + 1)
     await assert_refused(web, response, "ann@example.com", "invalid")
+
+
+async def test_declared_oversized_body_is_refused_unread(web: WebApp) -> None:
+    # The declared length alone decides: not one byte of the body is read (a
+    # client must not make us buffer 64 KiB to learn that it sent too much).
+    received: list[Message] = []
+
+    async def receive() -> Message:
+        message: Message = {"type": "http.request", "body": b"", "more_body": False}
+        received.append(message)
+        return message
+
+    sent: list[Message] = []
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": REGISTER_FORM,
+        "raw_path": REGISTER_FORM.encode(),
+        "root_path": "",
+        "query_string": b"",
+        "headers": [
+            (b"host", b"testserver"),
+            (b"origin", b"http://testserver"),
+            (b"content-type", b"application/x-www-form-urlencoded"),
+            (b"content-length", str(64 * 1024 + 1).encode()),
+        ],
+        "client": ("127.0.0.1", 50000),
+        "server": ("testserver", 80),
+        "state": {},
+    }
+    await web.app(scope, receive, send)
+    start = next(m for m in sent if m["type"] == "http.response.start")
+    headers = {k.decode().lower(): v.decode() for k, v in start["headers"]}
+    assert start["status"] == 303
+    assert headers["location"] == "/register?error=invalid"
+    assert received == []
 
 
 async def test_undeclared_chunked_oversized_body_is_refused(
     web: WebApp, browser: httpx.AsyncClient
 ) -> None:
     async def chunks() -> AsyncIterator[bytes]:
-        yield b"email=ann%40example.com&password=correct+horse+battery&name="
-        for _ in range(80):
+        yield _VALID_FORM
+        for _ in range(64):
             yield b"a" * 1024
 
     response = await browser.post(REGISTER_FORM, content=chunks(), headers=URLENCODED)

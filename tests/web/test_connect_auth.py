@@ -147,6 +147,8 @@ _AUTH_STORE_METHODS = frozenset(
 )
 
 
+# A property of connect_auth, not of a database: checked once, not per backend.
+@pytest.mark.parametrize("web_backend", ["memory"])
 async def test_store_without_sessions_is_refused(app_factory: AppFactory) -> None:
     with pytest.raises(ConfigurationError, match="SessionStore"):
         await app_factory(idp=make_idp(UsersOnlyStore()))

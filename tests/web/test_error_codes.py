@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import httpx
 import pytest
+import sqlalchemy as sa
 
 from pywire_auth import (
     ERROR_CODES,
+    AuthStore,
     MemoryAuthStore,
     RateLimit,
     SessionRecord,
@@ -15,9 +17,11 @@ from pywire_auth import (
     ThrottlePolicy,
 )
 from tests.web.conftest import (
+    OUTAGE_BACKENDS,
     PASSWORD,
+    PERSISTENT_BACKENDS,
     AppFactory,
-    FlakyStore,
+    Outage,
     WebApp,
     assert_no_session_cookie,
     error_code,
@@ -239,11 +243,20 @@ async def test_throttle_none_turns_it_off(app_factory: AppFactory) -> None:
 
 # Store outages -----------------------------------------------------------------
 
-DEAD_POSTGRES = "postgresql+asyncpg://u:p@127.0.0.1:1/db"
+
+def _unreachable(url: str) -> str:
+    # The backend's own URL, pointed at nothing: a closed port, a missing folder.
+    parsed = sa.make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return str(parsed.set(database="/nonexistent-pywire-auth-dir/auth.db"))
+    return parsed.set(port=1).render_as_string(hide_password=False)
 
 
-async def test_unreachable_database_answers_unavailable(app_factory: AppFactory) -> None:
-    web = await app_factory(store=SQLAlchemyAuthStore(DEAD_POSTGRES))
+@PERSISTENT_BACKENDS
+async def test_unreachable_database_answers_unavailable(
+    app_factory: AppFactory, backend_url: str
+) -> None:
+    web = await app_factory(store=SQLAlchemyAuthStore(_unreachable(backend_url)))
     client = web.client()
     response = await register(client, "ann@example.com")
     assert error_code(response) == "unavailable"
@@ -255,25 +268,27 @@ async def test_unreachable_database_answers_unavailable(app_factory: AppFactory)
     assert page.status_code == 200
 
 
-async def test_store_outage_answers_unavailable_and_recovers(app_factory: AppFactory) -> None:
-    store = FlakyStore()
-    web = await app_factory(store=store)
+@OUTAGE_BACKENDS
+async def test_store_outage_answers_unavailable_and_recovers(
+    app_factory: AppFactory, outage: Outage
+) -> None:
+    web = await app_factory(store=outage.store)
     client = web.client()
-    store.down = True
+    outage.down()
     response = await register(client, "ann@example.com")
     assert error_code(response) == "unavailable"
     assert_no_session_cookie(response)
     response = await login(client, "ann@example.com")
     assert error_code(response) == "unavailable"
     assert_no_session_cookie(response)
-    store.down = False
+    outage.up()
     assert await web.user("ann@example.com") is None
     assert location(await register(client, "ann@example.com")) == "/"
     assert await signed_in_as(client) == "ann@example.com"
 
 
 async def _registered_then_signed_out(
-    app_factory: AppFactory, store: MemoryAuthStore
+    app_factory: AppFactory, store: AuthStore
 ) -> httpx.AsyncClient:
     """A client whose user (ann@example.com) exists, on an app with a limit of 2."""
     web = await app_factory(store=store, throttle_policy=every_limit(2))
@@ -290,15 +305,17 @@ async def _assert_login_signs_in(client: httpx.AsyncClient) -> None:
     assert await signed_in_as(client) == "ann@example.com"
 
 
-async def test_outage_attempts_do_not_count_toward_the_throttle(app_factory: AppFactory) -> None:
-    store = FlakyStore()
-    client = await _registered_then_signed_out(app_factory, store)
-    store.down = True
+@OUTAGE_BACKENDS
+async def test_outage_attempts_do_not_count_toward_the_throttle(
+    app_factory: AppFactory, outage: Outage
+) -> None:
+    client = await _registered_then_signed_out(app_factory, outage.store)
+    outage.down()
     for _ in range(4):
         assert error_code(await login(client, "ann@example.com")) == "unavailable"
     for _ in range(3):
         assert error_code(await register(client, "bob@example.com")) == "unavailable"
-    store.down = False
+    outage.up()
     await _assert_login_signs_in(client)
     assert location(await register(client, "bob@example.com")) == "/"
 
@@ -314,6 +331,8 @@ class _SessionsDown(MemoryAuthStore):
         await super().create_session(session)
 
 
+# Only session writes fail here, a fault no real outage can single out: memory only.
+@pytest.mark.parametrize("web_backend", ["memory"])
 async def test_right_password_with_session_write_down_is_not_a_guess(
     app_factory: AppFactory,
 ) -> None:

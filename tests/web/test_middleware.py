@@ -15,8 +15,9 @@ from starlette.types import Message, Receive, Scope, Send
 from pywire_auth import SessionConfig
 from pywire_auth.middleware import SESSION_SCOPE_KEY, AuthMiddleware
 from tests.web.conftest import (
+    OUTAGE_BACKENDS,
     AppFactory,
-    FlakyStore,
+    Outage,
     WebApp,
     assert_cookie_cleared,
     error_code,
@@ -101,16 +102,16 @@ async def test_deleted_user_session_is_anonymous(web: WebApp) -> None:
     assert (await token(client)).status_code == 401
 
 
+@OUTAGE_BACKENDS
 async def test_store_outage_during_a_page_get_is_anonymous_not_500(
-    app_factory: AppFactory,
+    app_factory: AppFactory, outage: Outage
 ) -> None:
-    store = FlakyStore()
-    web = await app_factory(store=store)
+    web = await app_factory(store=outage.store)
     client = web.client()
     cookie = session_cookie_value(await register(client, "ann@example.com"))
     assert cookie is not None
 
-    store.down = True
+    outage.down()
     page = await client.get("/")
     assert page.status_code == 200
     assert "You are not signed in" in page.text
@@ -120,34 +121,39 @@ async def test_store_outage_during_a_page_get_is_anonymous_not_500(
     assert session_set_cookie(profile) is None
     assert (await token(client)).status_code == 401
 
-    store.down = False
+    outage.up()
     assert await signed_in_as(client) == "ann@example.com"
 
 
+@OUTAGE_BACKENDS
 async def test_revoke_during_a_store_outage_reports_unavailable(
-    app_factory: AppFactory,
+    app_factory: AppFactory, outage: Outage
 ) -> None:
     # The user asked to end every session; when the store is down that cannot
     # happen, and the answer must say so instead of looking like success.
-    store = FlakyStore()
-    web = await app_factory(store=store)
+    web = await app_factory(store=outage.store)
     laptop, phone = web.client(), web.client()
     await register(laptop, "ann@example.com")
     await login(phone, "ann@example.com")
 
-    store.down = True
+    outage.down()
     response = await revoke(laptop)
     assert error_code(response) == "unavailable"
     assert_cookie_cleared(response)  # this browser is signed out regardless
-    store.down = False
+    outage.up()
+    # Nothing was revoked: the phone is still signed in, as the answer said.
+    assert await signed_in_as(phone) == "ann@example.com"
 
 
-async def test_refresh_failure_during_outage_is_not_500(app_factory: AppFactory) -> None:
-    store = FlakyStore()
-    web = await app_factory(store=store, session_config=SessionConfig(ttl=100, refresh_after=0))
+@OUTAGE_BACKENDS
+async def test_refresh_failure_during_outage_is_not_500(
+    app_factory: AppFactory, outage: Outage
+) -> None:
+    config = SessionConfig(ttl=100, refresh_after=0)
+    web = await app_factory(store=outage.store, session_config=config)
     client = web.client()
     await register(client, "ann@example.com")
-    store.down = True
+    outage.down()
     page = await client.get("/")
     assert page.status_code == 200
     assert session_set_cookie(page) is None

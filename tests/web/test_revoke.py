@@ -6,15 +6,14 @@ import asyncio
 
 import pytest
 
-from pywire_auth import SQLAlchemyAuthStore
 from tests.web.conftest import (
     COOKIE,
+    PERSISTENT_BACKENDS,
     AppFactory,
     WebApp,
     assert_cookie_cleared,
     location,
     login,
-    make_idp,
     register,
     revoke,
     session_cookie_value,
@@ -77,8 +76,10 @@ async def test_revoke_fires_the_channel(web: WebApp) -> None:
     assert event.user_id == principal_id
 
 
-async def test_revoke_survives_a_restart(app_factory: AppFactory, sql_url: str) -> None:
-    first = await app_factory(idp=make_idp(SQLAlchemyAuthStore(sql_url)))
+@PERSISTENT_BACKENDS
+async def test_revoke_survives_a_restart(app_factory: AppFactory) -> None:
+    # Each app gets its own store on the test's database: a restarted server.
+    first = await app_factory()
     laptop = first.client()
     cookie = session_cookie_value(await register(laptop, "ann@example.com"))
     assert cookie is not None
@@ -86,12 +87,12 @@ async def test_revoke_survives_a_restart(app_factory: AppFactory, sql_url: str) 
     assert other_cookie is not None
 
     # "Restart": a new app, IdP and store on the same database, same secrets.
-    second = await app_factory(idp=make_idp(SQLAlchemyAuthStore(sql_url)))
+    second = await app_factory()
     restarted = second.client(cookie=cookie)
     assert await signed_in_as(restarted) == "ann@example.com"
     assert location(await revoke(restarted)) == "/"
 
-    third = await app_factory(idp=make_idp(SQLAlchemyAuthStore(sql_url)))
+    third = await app_factory()
     assert await signed_in_as(third.client(cookie=cookie)) is None
     assert await signed_in_as(third.client(cookie=other_cookie)) is None
     assert await signed_in_as(first.client(cookie=other_cookie)) is None

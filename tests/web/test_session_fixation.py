@@ -11,7 +11,6 @@ from tests.web.conftest import (
     WebApp,
     location,
     login,
-    make_idp,
     register,
     revoke,
     session_cookie_value,
@@ -139,12 +138,16 @@ async def test_malformed_cookie_headers_are_anonymous(web: WebApp, cookie_header
     assert "You are not signed in" in page.text
 
 
-async def test_cookie_signed_with_another_secret_is_refused(app_factory: AppFactory) -> None:
-    # Two apps share one store but not the session secret: a session that exists
-    # in the store is still refused when its cookie carries the wrong signature.
-    store = MemoryAuthStore()
-    first = await app_factory(idp=make_idp(store))
-    second = await app_factory(idp=make_idp(store), session_secret="another-secret-" + "z" * 32)
+async def test_cookie_signed_with_another_secret_is_refused(
+    app_factory: AppFactory, backend_url: str | None
+) -> None:
+    # Two apps share one database but not the session secret: a session that
+    # exists in the store is still refused when its cookie carries the wrong
+    # signature. (Apps of one test share the backend's database; memory stores
+    # are shared by passing the same one.)
+    shared = {"store": MemoryAuthStore()} if backend_url is None else {}
+    first = await app_factory(**shared)
+    second = await app_factory(**shared, session_secret="another-secret-" + "z" * 32)
     value = session_cookie_value(await register(first.client(), "ann@example.com"))
     assert value is not None
     assert await signed_in_as(first.client(cookie=value)) == "ann@example.com"

@@ -10,6 +10,7 @@ from typing import Any
 
 from pywire.auth import ClaimsPrincipal
 
+from pywire_auth.audit import audit
 from pywire_auth.exceptions import (
     AuthError,
     ConfigurationError,
@@ -190,8 +191,21 @@ class LocalIdP:
         different password set meanwhile does (``False``). Raises
         :class:`~pywire_auth.WeakPasswordError` if the new password breaks policy
         (checked first, also against the user's email and, if configured, HIBP).
+        Each call writes one ``password_change`` record to the audit log.
         """
         uid = plain_user_id(user_id)
+        try:
+            changed = await self._change_password(uid, old_password, new_password)
+        except AuthError as exc:
+            audit("password_change", "failure", user_id=uid, reason=exc.code)
+            raise
+        if changed:
+            audit("password_change", "success", user_id=uid)
+        else:
+            audit("password_change", "failure", user_id=uid, reason="invalid")
+        return changed
+
+    async def _change_password(self, uid: str, old_password: str, new_password: str) -> bool:
         new_plain = await self.password_policy.check(new_password, email=await self._email(uid))
         old_plain = normalize_password(old_password)
         old_hash = await self.store.get_password_hash(uid)
@@ -218,13 +232,19 @@ class LocalIdP:
     async def reset_password(self, *, user_id: str, new_password: str) -> None:
         """Set a new password without the old one (admin reset, reset-link flows).
 
-        Raises :class:`~pywire_auth.UserNotFoundError` for an unknown user.
+        Raises :class:`~pywire_auth.UserNotFoundError` for an unknown user. Each
+        call writes one ``password_reset`` record to the audit log.
         """
         uid = plain_user_id(user_id)
-        new_plain = await self.password_policy.check(new_password, email=await self._email(uid))
-        new_hash = await self.hasher.hash(new_plain)
-        if not await self.store.set_password_hash(uid, new_hash):
-            raise UserNotFoundError(f"no user {user_id!r}")
+        try:
+            new_plain = await self.password_policy.check(new_password, email=await self._email(uid))
+            new_hash = await self.hasher.hash(new_plain)
+            if not await self.store.set_password_hash(uid, new_hash):
+                raise UserNotFoundError(f"no user {user_id!r}")
+        except AuthError as exc:
+            audit("password_reset", "failure", user_id=uid, reason=exc.code)
+            raise
+        audit("password_reset", "success", user_id=uid)
 
     async def _email(self, user_id: str) -> str:
         # For the policy's contains_email check; "" for an unknown user.

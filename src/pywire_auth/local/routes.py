@@ -26,6 +26,7 @@ from starlette.routing import Route
 from pywire_auth._forms import BadBody, read_form, read_json_object
 from pywire_auth._http import add_query_param, is_cross_site, safe_local_path, same_origin_referer
 from pywire_auth._state import AuthState
+from pywire_auth.audit import AuditEvent, audit, email_hash
 from pywire_auth.exceptions import (
     AuthError,
     MissingFieldError,
@@ -76,6 +77,7 @@ class LocalRoutes:
     registration_claims: RegistrationClaims | None = None
     throttle_policy: ThrottlePolicy | None = None
     guard: SignInGuard = field(init=False, repr=False)
+    _audit_key: bytes = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         policy = self.throttle_policy or ThrottlePolicy()
@@ -88,6 +90,7 @@ class LocalRoutes:
                 secure=self.state.sessions.config.secure,
             )
         self.guard = SignInGuard(self.state.throttle, policy, devices)
+        self._audit_key = self.state.sessions.derive_key("audit-email")
 
     def _base(self) -> str:
         return self.prefix.rstrip("/") + "/local"
@@ -98,11 +101,13 @@ class LocalRoutes:
         # Every method is routed here (not just POST) so that a GET is answered
         # 405 by us instead of falling through to PyWire's page catch-all.
         endpoints = {
-            "register": self._form_route(self.register, self.register_page),
-            "login": self._form_route(self.login, self.login_page),
+            "register": self._form_route(self.register, self.register_page, "sign_up"),
+            "login": self._form_route(self.login, self.login_page, "sign_in"),
             "token": self.token,
             "verify-token": self.verify_token,
-            "revoke": self._form_route(self.revoke, self.default_next, body_optional=True),
+            "revoke": self._form_route(
+                self.revoke, self.default_next, "revoke", body_optional=True
+            ),
         }
         return [Route(f"{base}/{name}", fn, methods=_ALL_METHODS) for name, fn in endpoints.items()]
 
@@ -112,6 +117,7 @@ class LocalRoutes:
         self,
         handler: Callable[[Request, dict[str, str]], Awaitable[Response]],
         error_page: str,
+        event: AuditEvent,
         *,
         body_optional: bool = False,
     ) -> Callable[[Request], Awaitable[Response]]:
@@ -130,14 +136,16 @@ class LocalRoutes:
                         raise
                 return await handler(request, fields)
             except BadBody:
-                return self._fail(request, fields, "invalid", error_page)
+                code = "invalid"
             except AuthError as exc:
-                return self._fail(request, fields, _code(exc), error_page)
+                code = _code(exc)
             except Exception:
                 # The last line of defence: a bug or an unmapped driver error must
                 # still land the user back on the form, not on a 500 page.
                 logger.exception("unexpected error in %s", request.url.path)
-                return self._fail(request, fields, "unavailable", error_page)
+                code = "unavailable"
+            self._audit_failure(event, request, fields, code)
+            return self._fail(request, fields, code, error_page)
 
         return endpoint
 
@@ -149,6 +157,22 @@ class LocalRoutes:
             or "/"
         )
         return RedirectResponse(add_query_param(target, "error", code), 303, headers=_NO_STORE)
+
+    def _audit_failure(
+        self, event: AuditEvent, request: Request, fields: Mapping[str, str], code: str
+    ) -> None:
+        audit(
+            event,
+            "throttled" if code == "throttled" else "failure",
+            email_hash=self._email_hash(fields),
+            client=self.guard.address(request.scope),
+            reason=code,
+        )
+
+    def _email_hash(self, fields: Mapping[str, str]) -> str | None:
+        # Never the address itself: logs travel further than the database.
+        email = fields.get("email", "")
+        return email_hash(self._audit_key, email) if email.strip() else None
 
     def _next(self, fields: Mapping[str, str]) -> str:
         return safe_local_path(fields.get("next")) or safe_local_path(self.default_next) or "/"
@@ -183,7 +207,9 @@ class LocalRoutes:
         user_id = await self.idp.create_user(
             email=email, password=password, name=fields.get("name", ""), claims=dict(claims)
         )
-        return await self._sign_in(request, user_id, fields)
+        response = await self._sign_in(request, user_id, fields)
+        self._audit_success("sign_up", request, user_id, fields)
+        return response
 
     async def login(self, request: Request, fields: dict[str, str]) -> Response:
         """``POST {prefix}/local/login``: check the password, sign in, go to ``next``."""
@@ -198,10 +224,23 @@ class LocalRoutes:
         async with admission.refund_if_undecided():
             principal = await self.idp.verify_credentials(email=email, password=password)
             if principal is None:
+                self._audit_failure("sign_in", request, fields, "invalid")
                 return self._fail(request, fields, "invalid", self.login_page)
             response = await self._sign_in(request, principal.user_id, fields)
         await admission.succeeded()
+        self._audit_success("sign_in", request, plain_user_id(principal.user_id), fields)
         return response
+
+    def _audit_success(
+        self, event: AuditEvent, request: Request, user_id: str, fields: Mapping[str, str]
+    ) -> None:
+        audit(
+            event,
+            "success",
+            user_id=user_id,
+            email_hash=self._email_hash(fields),
+            client=self.guard.address(request.scope),
+        )
 
     async def revoke(self, request: Request, fields: dict[str, str]) -> Response:
         """``POST {prefix}/local/revoke``: end every session of the user, everywhere."""
@@ -211,17 +250,34 @@ class LocalRoutes:
         # store outage the middleware sees an anonymous request, and answering
         # "signed out" then would leave every session alive.
         token = sessions.token_from_cookie_header(request.headers.get("cookie", ""))
+        client = self.guard.address(request.scope)
+        user_id: str | None = None
         if token:
             try:
                 record = await sessions.load(token)
                 if record is not None:
+                    user_id = plain_user_id(record.user_id)
                     await sessions.end_all(record.user_id)
                     await self.state.channel.revoke(principal_user_id(record.user_id))
             except AuthError:
                 # This browser is signed out regardless; say that sessions may live on.
+                audit("revoke", "failure", user_id=user_id, client=client, reason="unavailable")
                 response = self._fail(request, fields, "unavailable", self.default_next)
+            else:
+                self._audit_revoke(user_id, client)
+        else:
+            self._audit_revoke(None, client)
         response.headers.append("set-cookie", sessions.clear_cookie_header(https=_https(request)))
         return response
+
+    @staticmethod
+    def _audit_revoke(user_id: str | None, client: str) -> None:
+        # Without a live session there was nothing to revoke: the browser only
+        # dropped its cookie, which is a sign-out, not a revocation.
+        if user_id is None:
+            audit("sign_out", "success", client=client, reason="no_session")
+        else:
+            audit("revoke", "success", user_id=user_id, client=client)
 
     async def token(self, request: Request) -> Response:
         """``POST {prefix}/local/token``: a short-lived JWT for the signed-in user."""

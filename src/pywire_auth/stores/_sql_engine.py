@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
+from urllib.parse import parse_qs, unquote, urlsplit
 
 import sqlalchemy as sa
 from sqlalchemy import exc
@@ -25,6 +27,7 @@ __all__ = [
     "STALE_RETRIES",
     "RetryTransaction",
     "configure_sqlite",
+    "create_private_sqlite_file",
     "is_deadlock",
     "make_engine",
     "mapped_errors",
@@ -87,6 +90,66 @@ def configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
     finally:
         cursor.close()
+
+
+#: Mode of a SQLite database file the store creates: owner read/write only.
+#: SQLite gives the -wal, -shm and -journal files the database file's mode.
+SQLITE_FILE_MODE = 0o600
+
+
+def create_private_sqlite_file(
+    _dialect: Any, _record: Any, cargs: list[Any], cparams: dict[str, Any]
+) -> None:
+    """A ``do_connect`` hook: create a missing SQLite database file as ``0600`` first.
+
+    Without it SQLite creates the file with ``0644`` (under the usual umask), and
+    every local user can read the password hashes and session digests, as well as
+    the -wal and -shm files, whose modes SQLite copies from the database file. A
+    file that already exists is left as it is: its owner chose that mode, and a
+    warning names a file others can read.
+    """
+    path = _sqlite_path(cargs[0] if cargs else cparams.get("database"), cparams.get("uri"))
+    if path is None:
+        return
+    try:
+        # O_EXCL: never follow or reuse a file that appeared meanwhile (a symlink
+        # planted by another user would otherwise decide where our data goes).
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, SQLITE_FILE_MODE)
+    except FileExistsError:
+        _warn_if_readable_by_others(path)
+        return
+    except OSError:
+        return  # SQLite's own open reports a missing folder or a denied path
+    os.close(fd)
+
+
+def _sqlite_path(name: Any, uri: Any) -> str | None:
+    # The file SQLite will open, or None for an in-memory database.
+    if not isinstance(name, str) or name in ("", ":memory:"):
+        return None
+    if uri and name.startswith("file:"):
+        parts = urlsplit(name)
+        if parse_qs(parts.query).get("mode") == ["memory"] or not parts.path:
+            return None
+        return unquote(parts.path)
+    return name
+
+
+_WARNED: set[str] = set()
+
+
+def _warn_if_readable_by_others(path: str) -> None:
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return
+    if mode & 0o077 and path not in _WARNED:
+        _WARNED.add(path)
+        logger.warning(
+            "SQLite database %s is readable by other users (mode %o); chmod 600 it",
+            path,
+            mode & 0o777,
+        )
 
 
 def make_engine(url: str) -> AsyncEngine:

@@ -54,6 +54,7 @@ from pywire_auth.stores._sql_engine import (
     STALE_RETRIES,
     RetryTransaction,
     configure_sqlite,
+    create_private_sqlite_file,
     make_engine,
     mapped_errors,
     run_bounded,
@@ -129,6 +130,7 @@ class SQLAlchemyAuthStore:
             raise ConfigurationError("SQLAlchemyAuthStore needs a database URL or an AsyncEngine")
         if self._engine.dialect.name == "sqlite":
             event.listen(self._engine.sync_engine, "connect", configure_sqlite)
+            event.listen(self._engine.sync_engine, "do_connect", create_private_sqlite_file)
         # Single-statement reads need no transaction: in autocommit asyncpg skips
         # BEGIN and ROLLBACK, two of a lookup's three round trips. Elsewhere the
         # switch itself costs (MySQL sends SETs, aiosqlite hops threads), so no.

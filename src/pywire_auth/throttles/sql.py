@@ -37,6 +37,7 @@ from pywire_auth.stores._sql_engine import (
     SCHEMA_ATTEMPTS,
     RetryTransaction,
     configure_sqlite,
+    create_private_sqlite_file,
     make_engine,
     mapped_errors,
     run_bounded,
@@ -117,6 +118,7 @@ class SQLAlchemyThrottle:
             engine.sync_engine, "connect", configure_sqlite
         ):
             event.listen(engine.sync_engine, "connect", configure_sqlite)
+            event.listen(engine.sync_engine, "do_connect", create_private_sqlite_file)
         self._engine = engine
         # One statement is atomic by itself on PostgreSQL: autocommit spares the
         # BEGIN and COMMIT round trips.
