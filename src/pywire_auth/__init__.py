@@ -28,7 +28,11 @@ from pywire_auth.exceptions import (
     ConfigurationError,
     InvalidEmailError,
     InvalidInputError,
+    LinkRequiredError,
+    LoginCancelledError,
     MissingFieldError,
+    ProviderError,
+    ProviderUnavailableError,
     ReservedClaimError,
     StoreUnavailableError,
     ThrottledError,
@@ -62,6 +66,7 @@ if TYPE_CHECKING:
     from pywire_auth.channels.postgres import PostgresAuthChannel as PostgresAuthChannel
     from pywire_auth.channels.redis import RedisAuthChannel as RedisAuthChannel
     from pywire_auth.local.pwned import PwnedPasswords as PwnedPasswords
+    from pywire_auth.providers.oidc import GenericOIDCProvider as GenericOIDCProvider
     from pywire_auth.stores.sqlalchemy import SQLAlchemyAuthStore as SQLAlchemyAuthStore
     from pywire_auth.throttles.redis import RedisThrottle as RedisThrottle
     from pywire_auth.throttles.sql import SQLAlchemyThrottle as SQLAlchemyThrottle
@@ -82,7 +87,9 @@ __all__ = [
     "FanoutChannel",
     "InvalidEmailError",
     "InvalidInputError",
+    "LinkRequiredError",
     "LocalIdP",
+    "LoginCancelledError",
     "LoginRecord",
     "MemoryAuthStore",
     "MemoryThrottle",
@@ -90,7 +97,9 @@ __all__ = [
     "Notifier",
     "PasswordHasher",
     "PasswordPolicy",
+    "ProviderError",
     "ProviderLink",
+    "ProviderUnavailableError",
     "RateLimit",
     "ReservedClaimError",
     "SessionConfig",
@@ -115,6 +124,7 @@ __all__ = [
 # their extras; a missing extra surfaces as an ImportError naming it. They stay
 # out of __all__ so that `from pywire_auth import *` works on the base install.
 _LAZY = {
+    "GenericOIDCProvider": "pywire_auth.providers.oidc",
     "PostgresAuthChannel": "pywire_auth.channels.postgres",
     "PwnedPasswords": "pywire_auth.local.pwned",
     "RedisAuthChannel": "pywire_auth.channels.redis",
