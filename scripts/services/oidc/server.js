@@ -14,8 +14,9 @@
 //   bob@example.com (NOT verified), carol@example.com (verified).
 // * Login page: GET /interaction/<uid> shows an HTML form; POST
 //   /interaction/<uid>/login with login=<email>&password=secret signs in;
-//   POST /interaction/<uid>/abort answers the client with error=access_denied.
-//   Consent is granted automatically to our client (a test has no one to click).
+//   then the consent page (native clients are always asked) is answered with
+//   POST /interaction/<uid>/confirm; POST /interaction/<uid>/abort on either
+//   page answers the client with error=access_denied.
 // * Key rotation: two signing keys in the JWKS. POST /test/rotate (loopback
 //   test hook) makes the next ID tokens be signed by a brand-new key that is
 //   only published in the JWKS from then on.
@@ -76,19 +77,6 @@ function configuration(keys) {
       if (!account) return undefined;
       return { accountId: sub, async claims() { return { ...account }; } };
     },
-    // Our client is first-party: consent is implied (there is no one to click).
-    async loadExistingGrant(ctx) {
-      const grantId = ctx.oidc.result?.consent?.grantId
-        || ctx.oidc.session.grantIdFor(ctx.oidc.client.clientId);
-      if (grantId) return ctx.oidc.provider.Grant.find(grantId);
-      const grant = new ctx.oidc.provider.Grant({
-        clientId: ctx.oidc.client.clientId,
-        accountId: ctx.oidc.session.accountId,
-      });
-      grant.addOIDCScope('openid email profile');
-      await grant.save();
-      return grant;
-    },
     interactions: { url: (ctx, interaction) => `/interaction/${interaction.uid}` },
     jwks: { keys },
     cookies: { keys: [randomUUID(), randomUUID()] },
@@ -127,6 +115,12 @@ async function readForm(req) {
 async function interaction(req, res, uid, action) {
   const details = await provider.interactionDetails(req, res);
   if (details.uid !== uid) return send(res, 400, 'text/plain', 'interaction mismatch\n');
+  if (action === undefined && req.method === 'GET' && details.prompt.name === 'consent') {
+    return send(res, 200, 'text/html', `<!doctype html><title>Allow access</title>
+<h1>Allow ${escape(details.params.client_id)} to see: ${escape(details.params.scope)}?</h1>
+<form method="post" action="/interaction/${escape(uid)}/confirm"><button type="submit">Allow</button></form>
+<form method="post" action="/interaction/${escape(uid)}/abort"><button type="submit">Cancel</button></form>`);
+  }
   if (action === undefined && req.method === 'GET') {
     return send(res, 200, 'text/html', `<!doctype html><title>Sign in</title>
 <h1>Sign in to the test provider (${escape(details.prompt.name)})</h1>
@@ -141,6 +135,21 @@ async function interaction(req, res, uid, action) {
     return provider.interactionFinished(req, res, {
       error: 'access_denied', error_description: 'End-User aborted interaction',
     }, { mergeWithLastSubmission: false });
+  }
+  if (action === 'confirm' && details.prompt.name === 'consent') {
+    const { prompt: { details: missing }, params, session } = details;
+    const grant = details.grantId
+      ? await provider.Grant.find(details.grantId)
+      : new provider.Grant({ accountId: session.accountId, clientId: params.client_id });
+    if (missing.missingOIDCScope) grant.addOIDCScope(missing.missingOIDCScope.join(' '));
+    if (missing.missingOIDCClaims) grant.addOIDCClaims(missing.missingOIDCClaims);
+    for (const [indicator, scopes] of Object.entries(missing.missingResourceScopes || {})) {
+      grant.addResourceScope(indicator, scopes.join(' '));
+    }
+    const grantId = await grant.save();
+    return provider.interactionFinished(req, res, { consent: { grantId } }, {
+      mergeWithLastSubmission: true,
+    });
   }
   if (action === 'login') {
     const account = ACCOUNTS[(form.login || '').toLowerCase()];
@@ -157,7 +166,7 @@ async function interaction(req, res, uid, action) {
 const server = http.createServer(async (req, res) => {
   try {
     const url = new URL(req.url, ISSUER);
-    const match = url.pathname.match(/^\/interaction\/([^/]+)(?:\/(login|abort))?$/);
+    const match = url.pathname.match(/^\/interaction\/([^/]+)(?:\/(login|confirm|abort))?$/);
     if (match) return await interaction(req, res, match[1], match[2]);
     if (url.pathname === '/test/rotate' && req.method === 'POST') {
       // A new signing key first; the oldest one leaves the JWKS. Sessions and

@@ -40,6 +40,8 @@ __all__ = ["ExternalIdentity", "GenericOIDCProvider", "ProviderMetadata"]
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 _RESERVED_NAMES = frozenset({LOCAL_PROVIDER, "local-skeleton", "logout"})
 _MAX_RESPONSE_BYTES = 256 * 1024
+#: Identity claims copied onto the provider link; never authorization claims.
+_PROFILE_CLAIMS = ("email", "email_verified", "name", "picture")
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +52,7 @@ class ProviderMetadata:
     authorization_endpoint: str
     token_endpoint: str
     jwks_uri: str
+    userinfo_endpoint: str | None = None
     iss_parameter_supported: bool = False
 
 
@@ -179,6 +182,9 @@ class GenericOIDCProvider:
             authorization_endpoint=doc["authorization_endpoint"],
             token_endpoint=doc["token_endpoint"],
             jwks_uri=doc["jwks_uri"],
+            userinfo_endpoint=doc.get("userinfo_endpoint")
+            if isinstance(doc.get("userinfo_endpoint"), str)
+            else None,
             iss_parameter_supported=doc.get("authorization_response_iss_parameter_supported")
             is True,
         )
@@ -267,10 +273,26 @@ class GenericOIDCProvider:
             # Never a sign-in from an access token or userinfo alone.
             raise ProviderError(f"{self.name}: token response has no id_token")
         access = tokens.get("access_token")
-        claims = await self.verify(
-            id_token, nonce=nonce, access_token=access if isinstance(access, str) else None
-        )
+        access_token = access if isinstance(access, str) else None
+        claims = await self.verify(id_token, nonce=nonce, access_token=access_token)
+        if "email" not in claims and access_token and meta.userinfo_endpoint:
+            claims = await self._with_userinfo(meta.userinfo_endpoint, access_token, claims)
         return self.identity(claims)
+
+    async def _with_userinfo(
+        self, endpoint: str, access_token: str, claims: dict[str, Any]
+    ) -> dict[str, Any]:
+        # Many providers put profile claims only in userinfo when an access token
+        # was issued (OIDC Core 5.4). The ID token stays the proof of who signed
+        # in: userinfo only adds profile claims, and only for the same sub
+        # (OIDC Core 5.3.2: a mismatched sub must not be used).
+        info = await self._request(
+            "GET", endpoint, headers={"Authorization": f"Bearer {access_token}"}
+        )
+        if info.get("sub") != claims["sub"]:
+            raise ProviderError(f"{self.name}: userinfo is about another subject")
+        extra = {k: info[k] for k in _PROFILE_CLAIMS if k in info and k not in claims}
+        return {**claims, **extra}
 
     async def verify(
         self, id_token: str, *, nonce: str, access_token: str | None = None
@@ -300,9 +322,7 @@ class GenericOIDCProvider:
         """The identity in verified ID token claims (presets override this)."""
         email = claims.get("email")
         name = claims.get("name")
-        profile: dict[str, JSONValue] = {
-            k: claims[k] for k in ("email", "email_verified", "name", "picture") if k in claims
-        }
+        profile: dict[str, JSONValue] = {k: claims[k] for k in _PROFILE_CLAIMS if k in claims}
         return ExternalIdentity(
             provider=self.name,
             subject=str(claims["sub"]),
