@@ -7,6 +7,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import pytest
 
 from pywire_auth import ERROR_CODES, LOCAL_PROVIDER, normalize_email
+from pywire_auth.stores.sqlalchemy import SQLAlchemyAuthStore
 from tests.providers.conftest import (
     ALICE,
     BOB,
@@ -234,3 +235,28 @@ async def test_key_rotation_without_restart(
     second = web.browser()
     assert (await second.sign_in(ALICE)).headers["location"] == "/profile"
     assert await second.signed_in_as() == ALICE
+
+
+# On every SQL backend, with its default (SQL) throttle burning states -------------
+
+
+async def test_sign_in_and_replay_on_sql_stores(
+    issuer: str, oidc_app_factory: AppFactory, sql_url: str
+) -> None:
+    store = SQLAlchemyAuthStore(sql_url)
+    await store.create_tables()
+    web = await oidc_app_factory(make_provider(issuer), store=store)
+    browser = web.browser()
+    url = await browser.at_provider(await browser.start_login(), ALICE)
+    pending = dict(browser.app.cookies)
+    assert (await browser.callback(url)).headers["location"] == "/profile"
+    assert await browser.signed_in_as() == ALICE
+    # A second worker process: same secret and database, its own memory.
+    other_worker = await oidc_app_factory(make_provider(issuer), store=SQLAlchemyAuthStore(sql_url))
+    replay = other_worker.browser()
+    for name, value in pending.items():
+        replay.app.cookies.set(name, value)
+    assert error_of(await replay.callback(url)) == "provider"
+    again = other_worker.browser()
+    assert (await again.sign_in(ALICE)).headers["location"] == "/profile"
+    assert await again.signed_in_as() == ALICE
