@@ -30,7 +30,7 @@ from pywire_auth.providers.oidc import ExternalIdentity
 from pywire_auth.stores._limits import NAME_LENGTH
 from pywire_auth.types import LOCAL_PROVIDER, ProviderLink, UserRecord
 
-__all__ = ["resolve_user"]
+__all__ = ["link_identity", "resolve_user"]
 
 
 def _normalized(email: str) -> str:
@@ -76,3 +76,20 @@ async def resolve_user(store: AuthStore, identity: ExternalIdentity, *, trust_em
             raise
         return user.user_id
     return new.user_id
+
+
+async def link_identity(store: AuthStore, identity: ExternalIdentity, user_id: str) -> None:
+    """Tie ``identity`` to the signed-in ``user_id`` (the ``/link`` route).
+
+    Raises :class:`~pywire_auth.UserExistsError` (``exists``) when the identity is
+    already linked to another user: a link is never re-pointed, or a provider
+    account could be moved from its owner to whoever links it next.
+    """
+    owner = await store.get_user_by_link(identity.provider, identity.subject)
+    if owner is not None:
+        if owner.user_id != user_id:
+            raise UserExistsError(f"{identity.provider} identity is linked to another account")
+        return
+    await store.add_link(
+        ProviderLink(identity.provider, identity.subject, user_id, dict(identity.claims or {}))
+    )

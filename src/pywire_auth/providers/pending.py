@@ -55,6 +55,8 @@ class PendingLogin:
     binding: str
     next: str
     expires_at: int
+    #: For ``/link``: the stored id of the signed-in user the identity is for.
+    link_user: str = ""
 
 
 class PendingLogins:
@@ -94,20 +96,30 @@ class PendingLogins:
         """``S256`` of the verifier."""
         return _b64(hashlib.sha256(self.code_verifier(pending).encode()).digest())
 
-    def start(self, provider: str, next_path: str) -> tuple[PendingLogin, str]:
-        """A new pending login and the ``Set-Cookie`` value (without Secure) that holds it."""
+    def start(
+        self, provider: str, next_path: str, *, link_user: str = ""
+    ) -> tuple[PendingLogin, str]:
+        """A new pending login and the cookie value that holds it.
+
+        ``link_user`` makes it a pending *link* of the provider to that user.
+        """
         pending = PendingLogin(
             provider=provider,
             state=secrets.token_urlsafe(32),
             binding=secrets.token_urlsafe(32),
             next=next_path,
             expires_at=int(self._clock()) + self.ttl,
+            link_user=link_user,
         )
-        body = _b64(
-            json.dumps(
-                [pending.provider, pending.state, pending.binding, pending.next, pending.expires_at]
-            ).encode()
-        )
+        fields = [
+            pending.provider,
+            pending.state,
+            pending.binding,
+            pending.next,
+            pending.expires_at,
+            pending.link_user,
+        ]
+        body = _b64(json.dumps(fields).encode())
         return pending, f"{body}.{_b64(self._mac('cookie', body))}"
 
     def cookie(self, value: str, *, https: bool) -> str:

@@ -1,12 +1,15 @@
-"""The external sign-in routes: ``{prefix}/{name}/login`` and ``{prefix}/{name}/callback``.
+"""The external sign-in routes: ``{prefix}/{name}/login``, ``/link`` and ``/callback``.
 
 ``GET /login?next=/path`` starts a pending login (see ``pending.py``) and
-redirects to the provider. ``GET|POST /callback`` checks the answer, resolves
-the user (``linking.py``) and starts the same server-side session as a password
-sign-in (new session id: session fixation). Every failure is a 303 to the login
-page with ``?error=`` from the closed vocabulary (``ERROR_CODES``): ``cancelled``,
-``provider``, ``unavailable``, ``link_required``, ``throttled``. Never a 500, and
-codes and tokens never reach the logs.
+redirects to the provider. ``GET /link?next=/path`` does the same for a
+signed-in user who wants to add this provider to their account.
+``GET|POST /callback`` checks the answer, resolves the user (``linking.py``)
+and starts the same server-side session as a password sign-in (new session id:
+session fixation), or, for a link, adds the link to the signed-in account.
+Every failure is a 303 to the login page with ``?error=`` from the closed
+vocabulary (``ERROR_CODES``): ``cancelled``, ``provider``, ``unavailable``,
+``link_required``, ``exists``, ``throttled``. Never a 500, and codes and tokens
+never reach the logs.
 """
 
 from __future__ import annotations
@@ -16,16 +19,16 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from pywire_auth._forms import BadBody, read_form
-from pywire_auth._http import add_query_param, safe_local_path
+from pywire_auth._http import add_query_param, is_cross_site, safe_local_path
 from pywire_auth._state import AuthState
-from pywire_auth.exceptions import AuthError, ConfigurationError
+from pywire_auth.exceptions import AuthError, ConfigurationError, ProviderError
 from pywire_auth.local.principal import plain_user_id
 from pywire_auth.local.routes import ERROR_CODES
-from pywire_auth.providers.linking import resolve_user
+from pywire_auth.providers.linking import link_identity, resolve_user
 from pywire_auth.providers.oidc import GenericOIDCProvider
 from pywire_auth.providers.pending import PendingLogins
 from pywire_auth.throttles.memory import MemoryThrottle
@@ -36,7 +39,8 @@ logger = logging.getLogger("pywire_auth.providers")
 
 #: The ``?error=`` values the provider routes can produce (all in ``ERROR_CODES``).
 PROVIDER_ERROR_CODES = (
-    frozenset({"cancelled", "provider", "unavailable", "link_required", "throttled"}) & ERROR_CODES
+    frozenset({"cancelled", "provider", "unavailable", "link_required", "throttled", "exists"})
+    & ERROR_CODES
 )
 
 _NO_STORE = {"Cache-Control": "no-store"}
@@ -71,7 +75,7 @@ class ProviderRoutes:
         return self.prefix.rstrip("/") or "/"
 
     def routes(self) -> list[Route]:
-        """``login`` and ``callback`` for each provider."""
+        """``login``, ``link`` and ``callback`` for each provider."""
         base = self.prefix.rstrip("/")
         routes: list[Route] = []
         for provider in self.providers:
@@ -79,6 +83,13 @@ class ProviderRoutes:
                 Route(
                     f"{base}/{provider.name}/login",
                     self._guarded(provider, self.login),
+                    methods=["GET", "HEAD"],
+                )
+            )
+            routes.append(
+                Route(
+                    f"{base}/{provider.name}/link",
+                    self._guarded(provider, self.link),
                     methods=["GET", "HEAD"],
                 )
             )
@@ -124,14 +135,38 @@ class ProviderRoutes:
             f"{str(request.base_url).rstrip('/')}{self.prefix.rstrip('/')}/{provider.name}/callback"
         )
 
+    async def _session_user(self, request: Request) -> str | None:
+        # Read from the store, not the middleware's cache: a link must go to the
+        # user whose session this is right now.
+        sessions = self.state.sessions
+        token = sessions.token_from_cookie_header(request.headers.get("cookie", ""))
+        record = await sessions.load(token) if token else None
+        return record.user_id if record is not None else None
+
     async def login(self, request: Request, provider: GenericOIDCProvider) -> Response:
         """Start a pending login and send the browser to the provider."""
+        return await self._start(request, provider, link_user="")
+
+    async def link(self, request: Request, provider: GenericOIDCProvider) -> Response:
+        """Start a pending link of this provider to the signed-in user's account."""
+        if is_cross_site(request.headers):
+            # Another site must not start linking an identity to this account.
+            return PlainTextResponse("Cross-site request refused", 403)
+        user_id = await self._session_user(request)
+        if user_id is None:
+            target = safe_local_path(self.login_page) or "/"
+            return RedirectResponse(target, 303, headers=_NO_STORE)
+        return await self._start(request, provider, link_user=user_id)
+
+    async def _start(
+        self, request: Request, provider: GenericOIDCProvider, *, link_user: str
+    ) -> Response:
         next_path = (
             safe_local_path(request.query_params.get("next"))
             or safe_local_path(self.default_next)
             or "/"
         )
-        pending, value = self.pending.start(provider.name, next_path)
+        pending, value = self.pending.start(provider.name, next_path, link_user=link_user)
         url = await provider.authorization_url(
             redirect_uri=self._redirect_uri(request, provider),
             state=pending.state,
@@ -161,11 +196,19 @@ class ProviderRoutes:
             code_verifier=self.pending.code_verifier(pending),
             nonce=self.pending.nonce(pending),
         )
+        https = _https(request)
+        if pending.link_user:
+            # The session that started the link must still be this browser's.
+            if await self._session_user(request) != pending.link_user:
+                raise ProviderError("the account that started the link is no longer signed in")
+            await link_identity(self.state.store, identity, pending.link_user)
+            response = RedirectResponse(pending.next, 303, headers=_NO_STORE)
+            response.headers.append("set-cookie", self.pending.cookie("", https=https))
+            return response
         user_id = await resolve_user(self.state.store, identity, trust_email=provider.trust_email)
         sessions = self.state.sessions
         old_token = sessions.token_from_cookie_header(request.headers.get("cookie", ""))
         token = await sessions.start(plain_user_id(user_id), replacing=old_token)
-        https = _https(request)
         response = RedirectResponse(pending.next, 303, headers=_NO_STORE)
         response.headers.append("set-cookie", sessions.cookie_header(token, https=https))
         response.headers.append("set-cookie", self.pending.cookie("", https=https))
