@@ -66,6 +66,8 @@ if TYPE_CHECKING:
     from pywire_auth.channels.postgres import PostgresAuthChannel as PostgresAuthChannel
     from pywire_auth.channels.redis import RedisAuthChannel as RedisAuthChannel
     from pywire_auth.local.pwned import PwnedPasswords as PwnedPasswords
+    from pywire_auth.providers.google import GoogleProvider as GoogleProvider
+    from pywire_auth.providers.microsoft import MicrosoftProvider as MicrosoftProvider
     from pywire_auth.providers.oidc import GenericOIDCProvider as GenericOIDCProvider
     from pywire_auth.stores.sqlalchemy import SQLAlchemyAuthStore as SQLAlchemyAuthStore
     from pywire_auth.throttles.redis import RedisThrottle as RedisThrottle
@@ -125,6 +127,8 @@ __all__ = [
 # out of __all__ so that `from pywire_auth import *` works on the base install.
 _LAZY = {
     "GenericOIDCProvider": "pywire_auth.providers.oidc",
+    "GoogleProvider": "pywire_auth.providers.google",
+    "MicrosoftProvider": "pywire_auth.providers.microsoft",
     "PostgresAuthChannel": "pywire_auth.channels.postgres",
     "PwnedPasswords": "pywire_auth.local.pwned",
     "RedisAuthChannel": "pywire_auth.channels.redis",

@@ -61,6 +61,8 @@ EXPECTED_ALL = [
 # Importable from pywire_auth, loaded on first use, kept out of __all__ (they need extras).
 EXPECTED_LAZY = [
     "GenericOIDCProvider",
+    "GoogleProvider",
+    "MicrosoftProvider",
     "PostgresAuthChannel",
     "PwnedPasswords",
     "RedisAuthChannel",

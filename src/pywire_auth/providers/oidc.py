@@ -32,7 +32,12 @@ from pywire_auth.exceptions import (
     ProviderError,
     ProviderUnavailableError,
 )
-from pywire_auth.tokens.id_token import ASYMMETRIC_ALGORITHMS, UnknownKeyError, verify_id_token
+from pywire_auth.tokens.id_token import (
+    ASYMMETRIC_ALGORITHMS,
+    Issuer,
+    UnknownKeyError,
+    verify_id_token,
+)
 from pywire_auth.types import LOCAL_PROVIDER, JSONValue
 
 __all__ = ["ExternalIdentity", "GenericOIDCProvider", "ProviderMetadata"]
@@ -305,7 +310,7 @@ class GenericOIDCProvider:
                 return verify_id_token(
                     id_token,
                     keys,
-                    issuer=meta.issuer,
+                    issuer=self.token_issuer(meta),
                     client_id=self.client_id,
                     nonce=nonce,
                     now=int(self._clock()),
@@ -317,6 +322,13 @@ class GenericOIDCProvider:
                 if refresh:
                     raise
         raise ProviderError("unreachable")  # pragma: no cover
+
+    def token_issuer(self, meta: ProviderMetadata) -> Issuer:
+        """The ``iss`` ID tokens must carry: the discovery document's issuer.
+
+        Multi-tenant presets override this (see ``MicrosoftProvider``).
+        """
+        return meta.issuer
 
     def identity(self, claims: Mapping[str, Any]) -> ExternalIdentity:
         """The identity in verified ID token claims (presets override this)."""

@@ -27,7 +27,7 @@ import base64
 import hashlib
 import hmac
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from joserfc import jws
@@ -36,7 +36,7 @@ from joserfc.jwk import ECKey, OKPKey, RSAKey
 
 from pywire_auth.exceptions import ProviderError
 
-__all__ = ["ASYMMETRIC_ALGORITHMS", "UnknownKeyError", "at_hash", "verify_id_token"]
+__all__ = ["ASYMMETRIC_ALGORITHMS", "Issuer", "UnknownKeyError", "at_hash", "verify_id_token"]
 
 #: Signature algorithms an ID token may use. Never ``none``, never ``HS*``.
 ASYMMETRIC_ALGORITHMS = frozenset(
@@ -113,17 +113,23 @@ def _import(key: Mapping[str, Any]) -> RSAKey | ECKey | OKPKey:
         raise ProviderError("the provider's JWKS holds an unusable key") from exc
 
 
+#: The expected ``iss``: a string, or a function of the signed claims (multi-tenant
+#: providers such as Microsoft's ``common`` endpoint, whose issuer names the tenant).
+Issuer = str | Callable[[Mapping[str, Any]], str]
+
+
 def _check_claims(
     claims: Mapping[str, Any],
     *,
-    issuer: str,
+    issuer: Issuer,
     client_id: str,
     nonce: str,
     now: int,
     leeway: int,
     max_age: int,
 ) -> None:
-    if claims.get("iss") != issuer:
+    expected = issuer(claims) if callable(issuer) else issuer
+    if not expected or claims.get("iss") != expected:
         raise ProviderError("id_token iss is not the provider's issuer")
     aud = claims.get("aud")
     audiences = [aud] if isinstance(aud, str) else aud
@@ -151,7 +157,7 @@ def verify_id_token(
     token: str,
     keys: Sequence[Mapping[str, Any]],
     *,
-    issuer: str,
+    issuer: Issuer,
     client_id: str,
     nonce: str,
     now: int,
@@ -164,6 +170,8 @@ def verify_id_token(
 
     ``algorithms`` narrows the allow-list (it can never widen it past
     :data:`ASYMMETRIC_ALGORITHMS`). ``max_age`` bounds how old ``iat`` may be.
+    A callable ``issuer`` gets the signature-checked claims and returns the
+    ``iss`` they must carry ("" refuses the token).
     """
     header = _header(token)
     alg = header.get("alg")
