@@ -29,7 +29,11 @@ from pywire_auth.exceptions import (
     ConfigurationError,
     InvalidEmailError,
     InvalidInputError,
+    LinkRequiredError,
+    LoginCancelledError,
     MissingFieldError,
+    ProviderError,
+    ProviderUnavailableError,
     ReservedClaimError,
     StoreUnavailableError,
     ThrottledError,
@@ -64,6 +68,9 @@ if TYPE_CHECKING:
     from pywire_auth.channels.postgres import PostgresAuthChannel as PostgresAuthChannel
     from pywire_auth.channels.redis import RedisAuthChannel as RedisAuthChannel
     from pywire_auth.local.pwned import PwnedPasswords as PwnedPasswords
+    from pywire_auth.providers.google import GoogleProvider as GoogleProvider
+    from pywire_auth.providers.microsoft import MicrosoftProvider as MicrosoftProvider
+    from pywire_auth.providers.oidc import GenericOIDCProvider as GenericOIDCProvider
     from pywire_auth.stores.sqlalchemy import SQLAlchemyAuthStore as SQLAlchemyAuthStore
     from pywire_auth.throttles.redis import RedisThrottle as RedisThrottle
     from pywire_auth.throttles.sql import SQLAlchemyThrottle as SQLAlchemyThrottle
@@ -86,7 +93,9 @@ __all__ = [
     "FanoutChannel",
     "InvalidEmailError",
     "InvalidInputError",
+    "LinkRequiredError",
     "LocalIdP",
+    "LoginCancelledError",
     "LoginRecord",
     "MemoryAuthStore",
     "MemoryThrottle",
@@ -94,7 +103,9 @@ __all__ = [
     "Notifier",
     "PasswordHasher",
     "PasswordPolicy",
+    "ProviderError",
     "ProviderLink",
+    "ProviderUnavailableError",
     "RateLimit",
     "ReservedClaimError",
     "SecurityHeaders",
@@ -120,6 +131,9 @@ __all__ = [
 # their extras; a missing extra surfaces as an ImportError naming it. They stay
 # out of __all__ so that `from pywire_auth import *` works on the base install.
 _LAZY = {
+    "GenericOIDCProvider": "pywire_auth.providers.oidc",
+    "GoogleProvider": "pywire_auth.providers.google",
+    "MicrosoftProvider": "pywire_auth.providers.microsoft",
     "PostgresAuthChannel": "pywire_auth.channels.postgres",
     "PwnedPasswords": "pywire_auth.local.pwned",
     "RedisAuthChannel": "pywire_auth.channels.redis",

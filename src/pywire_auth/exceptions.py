@@ -14,7 +14,11 @@ codes are part of the public contract and never change once released::
     ├── UserExistsError            "exists"         (also a ValueError)
     ├── UserNotFoundError          "not_found"      (also a LookupError)
     ├── ThrottledError             "throttled"      (too many attempts / hashing overloaded)
-    └── StoreUnavailableError      "unavailable"    (database down, locked, timed out)
+    ├── StoreUnavailableError      "unavailable"    (database down, locked, timed out)
+    └── ProviderError              "provider"       (an OIDC provider's answer failed a check)
+        ├── ProviderUnavailableError "unavailable"  (provider down, slow or answering 5xx)
+        ├── LoginCancelledError    "cancelled"      (the user said no at the provider)
+        └── LinkRequiredError      "link_required"  (email owned by an account: sign in, then link)
 
 Lookups that simply find nothing return ``None`` instead of raising.
 """
@@ -26,7 +30,11 @@ __all__ = [
     "ConfigurationError",
     "InvalidEmailError",
     "InvalidInputError",
+    "LinkRequiredError",
+    "LoginCancelledError",
     "MissingFieldError",
+    "ProviderError",
+    "ProviderUnavailableError",
     "ReservedClaimError",
     "StoreUnavailableError",
     "ThrottledError",
@@ -130,3 +138,33 @@ class StoreUnavailableError(AuthError):
     """
 
     code = "unavailable"
+
+
+class ProviderError(AuthError):
+    """An external sign-in failed a check: bad state, token, signature, issuer...
+
+    The message says which check (for logs); users only ever see the code.
+    """
+
+    code = "provider"
+
+
+class ProviderUnavailableError(ProviderError):
+    """The OpenID Connect provider could not be reached or did not answer in time."""
+
+    code = "unavailable"
+
+
+class LoginCancelledError(ProviderError):
+    """The user declined at the provider (``error=access_denied``)."""
+
+    code = "cancelled"
+
+
+class LinkRequiredError(ProviderError):
+    """The provider's email belongs to an account that may not be linked automatically.
+
+    The user signs in to that account first and links the provider from there.
+    """
+
+    code = "link_required"

@@ -6,9 +6,9 @@ place below that reaches into its internals says why.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pywire.auth import AuthChannel, PolicyEngine
 from starlette.routing import BaseRoute, Route
@@ -22,13 +22,16 @@ from pywire_auth.local.idp import LocalIdP
 from pywire_auth.local.principal import plain_user_id
 from pywire_auth.local.routes import LocalRoutes, RegistrationClaims
 from pywire_auth.middleware import AuthMiddleware
-from pywire_auth.protocols import EventLog, SessionStore, Throttle
+from pywire_auth.protocols import AuthStore, EventLog, SessionStore, Throttle
 from pywire_auth.security_headers import SecurityHeaders, SecurityHeadersMiddleware
 from pywire_auth.session_pruner import SessionPruner
 from pywire_auth.sessions import SessionConfig, SessionManager
 from pywire_auth.stores.memory import MemoryAuthStore
 from pywire_auth.throttles._default import default_throttle
 from pywire_auth.throttles.policy import ThrottlePolicy
+
+if TYPE_CHECKING:
+    from pywire_auth.providers.oidc import GenericOIDCProvider
 
 __all__ = ["connect_auth"]
 
@@ -39,6 +42,8 @@ def connect_auth(
     app: Any,
     *,
     local_idp: LocalIdP | None = None,
+    providers: Sequence[GenericOIDCProvider] = (),
+    auth_store: AuthStore | None = None,
     policy_engine: PolicyEngine | None = None,
     auth_channel: AuthChannel | None = None,
     prefix: str = "/auth",
@@ -72,6 +77,10 @@ def connect_auth(
       ``throttle_policy`` (a :class:`~pywire_auth.ThrottlePolicy`) sets how many per
       address, account and device, and where the client address comes from behind a
       proxy; ``throttle=None`` turns throttling off.
+    * ``providers`` (e.g. :class:`~pywire_auth.GenericOIDCProvider`) add
+      ``{prefix}/{name}/login`` and ``{prefix}/{name}/callback`` for sign-in with
+      OpenID Connect providers, on the same sessions and store (docs/providers.md).
+      Without ``local_idp``, users live in ``auth_store`` (default: in memory).
     * ``registration_claims(form) -> claims`` decides which claims a new account
       gets from its sign-up form. Without it, posted fields such as ``role`` grant
       nothing: anyone can post them.
@@ -83,7 +92,9 @@ def connect_auth(
     if getattr(app, "_pywire_auth_connected", False):
         raise ConfigurationError("connect_auth was already called for this app")
     engine = policy_engine or PolicyEngine()
-    store = local_idp.store if local_idp is not None else MemoryAuthStore()
+    if local_idp is not None and auth_store is not None and auth_store is not local_idp.store:
+        raise ConfigurationError("auth_store must be the local IdP's store (or left out)")
+    store = local_idp.store if local_idp is not None else auth_store or MemoryAuthStore()
     channel: AuthChannel = auth_channel or default_channel(store)
     if isinstance(channel, FanoutChannel) and isinstance(store, EventLog):
         channel.bind_log(store)
@@ -118,6 +129,17 @@ def connect_auth(
             registration_claims=registration_claims,
             throttle_policy=throttle_policy,
         ).routes()
+    if providers:
+        # Imported here: providers need httpx (the ``oidc`` extra), the core does not.
+        from pywire_auth.providers.routes import ProviderRoutes
+
+        routes += ProviderRoutes(
+            state=state,
+            providers=providers,
+            prefix=prefix,
+            default_next=default_next,
+            login_page=login_page,
+        ).routes()
 
     starlette_app = app.app
     # PyWire ends its route list with a GET/POST catch-all for pages and offers no
@@ -139,7 +161,9 @@ def connect_auth(
     app.state.local_idp = local_idp
     app.state.auth_store = store
     app.state.auth_channel = channel
-    app.state.auth_providers = {local_idp.provider: local_idp} if local_idp else {}
+    auth_providers: dict[str, Any] = {local_idp.provider: local_idp} if local_idp else {}
+    auth_providers.update({provider.name: provider for provider in providers})
+    app.state.auth_providers = auth_providers
     app.state.auth = AuthActions(state)
     app.state.auth_engine = engine
     app._pywire_auth_connected = True

@@ -28,7 +28,9 @@ EXPECTED_ALL = [
     "FanoutChannel",
     "InvalidEmailError",
     "InvalidInputError",
+    "LinkRequiredError",
     "LocalIdP",
+    "LoginCancelledError",
     "LoginRecord",
     "MemoryAuthStore",
     "MemoryThrottle",
@@ -36,7 +38,9 @@ EXPECTED_ALL = [
     "Notifier",
     "PasswordHasher",
     "PasswordPolicy",
+    "ProviderError",
     "ProviderLink",
+    "ProviderUnavailableError",
     "RateLimit",
     "ReservedClaimError",
     "SecurityHeaders",
@@ -59,6 +63,9 @@ EXPECTED_ALL = [
 
 # Importable from pywire_auth, loaded on first use, kept out of __all__ (they need extras).
 EXPECTED_LAZY = [
+    "GenericOIDCProvider",
+    "GoogleProvider",
+    "MicrosoftProvider",
     "PostgresAuthChannel",
     "PwnedPasswords",
     "RedisAuthChannel",
@@ -79,6 +86,10 @@ EXPECTED_TREE: dict[type[exc.AuthError], tuple[str, type[BaseException]]] = {
     exc.UserNotFoundError: ("not_found", exc.AuthError),
     exc.ThrottledError: ("throttled", exc.AuthError),
     exc.StoreUnavailableError: ("unavailable", exc.AuthError),
+    exc.ProviderError: ("provider", exc.AuthError),
+    exc.ProviderUnavailableError: ("unavailable", exc.ProviderError),
+    exc.LoginCancelledError: ("cancelled", exc.ProviderError),
+    exc.LinkRequiredError: ("link_required", exc.ProviderError),
 }
 
 

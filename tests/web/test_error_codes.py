@@ -50,6 +50,9 @@ async def test_vocabulary_is_closed() -> None:
         "invalid",
         "throttled",
         "unavailable",
+        "cancelled",
+        "provider",
+        "link_required",
     } == ERROR_CODES
 
 

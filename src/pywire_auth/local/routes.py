@@ -5,6 +5,7 @@ the page the form was on (same-origin ``Referer``), else ``error_next``, else th
 route's own form page, with ``?error=<code>`` from one closed vocabulary::
 
     missing  invalid_email  weak_password  exists  invalid  throttled  unavailable
+    cancelled  provider  link_required        (external sign-in: providers/routes.py)
 
 Every redirect target must be a path on this site (open redirects), every POST
 that changes state must come from this site (CSRF), and bodies are size-capped.
@@ -45,9 +46,21 @@ __all__ = ["ERROR_CODES", "LocalRoutes", "RegistrationClaims"]
 
 logger = logging.getLogger("pywire_auth.routes")
 
-#: Every ``?error=`` value the form routes can produce.
+#: Every ``?error=`` value the form and provider routes can produce.
 ERROR_CODES = frozenset(
-    {"missing", "invalid_email", "weak_password", "exists", "invalid", "throttled", "unavailable"}
+    {
+        "missing",
+        "invalid_email",
+        "weak_password",
+        "exists",
+        "invalid",
+        "throttled",
+        "unavailable",
+        # External sign-in (pywire_auth.providers):
+        "cancelled",
+        "provider",
+        "link_required",
+    }
 )
 
 #: Decides which claims a new account gets from its registration form.

@@ -1,0 +1,95 @@
+"""Which local user an external sign-in belongs to. The linking rules, in one place.
+
+1. A known ``(provider, sub)`` link decides: it is that link's user, whatever
+   the email says now (emails change hands; ``sub`` never does).
+2. Otherwise, if the provider's email is the email of an existing password
+   account, the sign-in is linked to it only when all of these hold, and else
+   refused with ``link_required`` (the user signs in with the password and
+   links the provider from their account):
+
+   * the provider is trusted for emails (``trust_email=True``),
+   * the provider asserts ``email_verified: true``,
+   * the existing account's email is verified (its ``email_verified`` claim
+     is ``True``). Without this an attacker could pre-register the victim's
+     address with a password of their own, wait for the victim to sign in with
+     Google, and share the account ("pre-hijacking").
+
+3. Otherwise a new user is created with the link. The provider's email is
+   kept only if it is verified; identity claims (email, email_verified, name,
+   picture) go on the link, never into the user's authorization claims.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from pywire_auth.exceptions import InvalidInputError, LinkRequiredError, UserExistsError
+from pywire_auth.local.normalize import normalize_email
+from pywire_auth.protocols import AuthStore
+from pywire_auth.providers.oidc import ExternalIdentity
+from pywire_auth.stores._limits import NAME_LENGTH
+from pywire_auth.types import LOCAL_PROVIDER, ProviderLink, UserRecord
+
+__all__ = ["link_identity", "resolve_user"]
+
+
+def _normalized(email: str) -> str:
+    try:
+        return normalize_email(email) if email else ""
+    except InvalidInputError:
+        return ""  # an address we could not register is matched to no one
+
+
+async def resolve_user(store: AuthStore, identity: ExternalIdentity, *, trust_email: bool) -> str:
+    """The stored user id for ``identity``, linking or creating as the rules above say."""
+    user = await store.get_user_by_link(identity.provider, identity.subject)
+    if user is not None:
+        return user.user_id
+    email = _normalized(identity.email)
+    link_claims = dict(identity.claims or {})
+    if email:
+        existing = await store.get_user_by_link(LOCAL_PROVIDER, email)
+        if existing is not None:
+            if (
+                trust_email
+                and identity.email_verified
+                and existing.claims.get("email_verified") is True
+            ):
+                await store.add_link(
+                    ProviderLink(identity.provider, identity.subject, existing.user_id, link_claims)
+                )
+                return existing.user_id
+            raise LinkRequiredError(f"{identity.provider}: email belongs to an existing account")
+    new = UserRecord(
+        user_id=str(uuid.uuid4()),
+        email=email if identity.email_verified else "",
+        name=identity.name[:NAME_LENGTH],
+    )
+    link = ProviderLink(identity.provider, identity.subject, new.user_id, link_claims)
+    try:
+        await store.create_user(new, link=link)
+    except UserExistsError:
+        # Two callbacks for one new identity raced (two tabs, two workers): the
+        # database's unique (provider, subject) decided; use the winner's user.
+        user = await store.get_user_by_link(identity.provider, identity.subject)
+        if user is None:
+            raise
+        return user.user_id
+    return new.user_id
+
+
+async def link_identity(store: AuthStore, identity: ExternalIdentity, user_id: str) -> None:
+    """Tie ``identity`` to the signed-in ``user_id`` (the ``/link`` route).
+
+    Raises :class:`~pywire_auth.UserExistsError` (``exists``) when the identity is
+    already linked to another user: a link is never re-pointed, or a provider
+    account could be moved from its owner to whoever links it next.
+    """
+    owner = await store.get_user_by_link(identity.provider, identity.subject)
+    if owner is not None:
+        if owner.user_id != user_id:
+            raise UserExistsError(f"{identity.provider} identity is linked to another account")
+        return
+    await store.add_link(
+        ProviderLink(identity.provider, identity.subject, user_id, dict(identity.claims or {}))
+    )
