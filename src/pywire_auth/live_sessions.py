@@ -14,8 +14,13 @@ The session is checked
 * every :attr:`SessionConfig.live_check_interval
   <pywire_auth.SessionConfig.live_check_interval>` seconds (default 30), which
   bounds how late a change made straight in the database is noticed, and
-* at once whenever the auth channel carries an event for the user (a revoke,
-  or the update a password change publishes), in any worker process.
+* at once whenever the auth channel carries an event for the user (such as the
+  update a password change publishes), in any worker process.
+
+A revoke on the channel is left to PyWire: its live-auth loop already signs the
+page out and pushes the ``!auth`` guard's navigate. Closing the socket at the same
+moment would cut that navigate short (the client would change its URL but never
+render the new page), so the watch just ends.
 """
 
 from __future__ import annotations
@@ -42,11 +47,13 @@ async def watch_session(
     token: str,
     record: SessionRecord,
     principal_user_id: str,
-) -> None:
-    """Return once the session of ``token`` no longer exists or has expired.
+) -> bool:
+    """Wait until the session of ``token`` is gone; ``True`` if the page must be closed.
 
-    A store that cannot be read keeps the page open (as a request keeps its
-    cookie during an outage) and is asked again ``live_check_interval`` later.
+    ``False`` when the user was revoked over the channel: PyWire signs the page
+    out itself then. A store that cannot be read keeps the page open (as a
+    request keeps its cookie during an outage) and is asked again
+    ``live_check_interval`` later.
     """
     interval = sessions.config.live_check_interval
     ends_at: float = sessions.ends_at(record)
@@ -56,12 +63,14 @@ async def watch_session(
             # Any event of this user (revoke, claims, password change) may mean
             # this session ended: look now rather than at the next tick.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(anext(events), delay)
+                event = await asyncio.wait_for(anext(events), delay)
+                if event.kind == "revoke":
+                    return False
             try:
                 found = await sessions.lookup(token)
             except AuthError:
                 ends_at = sessions.now() + interval
                 continue
             if found is None:
-                return
+                return True
             ends_at = sessions.ends_at(found.record)

@@ -102,9 +102,10 @@ class AuthMiddleware:
 
         async def close_when_gone() -> None:
             nonlocal closed
-            await watch_session(
+            if not await watch_session(
                 self.state.sessions, self.state.channel, token, record, principal.user_id
-            )
+            ):
+                return  # revoked: PyWire's live-auth loop signs the page out
             closed = True
             with contextlib.suppress(Exception):
                 # The client may be gone already; there is nothing left to close then.
