@@ -8,7 +8,8 @@ from pywire.auth import ClaimsPrincipal
 
 from pywire_auth._state import AuthState
 from pywire_auth.audit import audit, email_hash
-from pywire_auth.exceptions import UserNotFoundError
+from pywire_auth.exceptions import ConfigurationError, UserNotFoundError
+from pywire_auth.local.idp import LocalIdP
 from pywire_auth.local.principal import plain_user_id, principal_for, principal_user_id
 from pywire_auth.types import JSONValue, UserRecord
 
@@ -88,6 +89,71 @@ class AuthActions:
         process of the app and changes when that secret does.
         """
         return email_hash(self._state.sessions.derive_key("audit-email"), email)
+
+    async def end_sessions(self, user_id: str, *, keep: str | None = None) -> int:
+        """End every session of the user but ``keep`` (a token) and sign their pages out.
+
+        Without ``keep`` every live page of the user is revoked at once. With it,
+        the user's pages get an update instead (same principal): the page of the
+        kept session stays signed in, and every other page notices that its own
+        session is gone and is disconnected (:mod:`pywire_auth.live_sessions`).
+        This is what :class:`~pywire_auth.LocalIdP` calls after a password change.
+        """
+        uid = plain_user_id(user_id)
+        ended = await self._state.sessions.end_all(uid, keep=keep)
+        if keep is None:
+            await self._state.channel.revoke(principal_user_id(uid))
+            return ended
+        user = await self._state.store.get_user(uid)
+        if user is not None:
+            principal = principal_for(user)
+            await self._state.channel.update_principal(principal.user_id, principal=principal)
+        return ended
+
+    async def change_password(
+        self,
+        user_id: str,
+        old_password: str,
+        new_password: str,
+        *,
+        keep_session: str | None = None,
+    ) -> bool:
+        """:meth:`LocalIdP.change_password <pywire_auth.LocalIdP.change_password>`:
+        other sessions end, their pages are signed out; ``keep_session`` stays."""
+        return await self._idp().change_password(
+            user_id=user_id,
+            old_password=old_password,
+            new_password=new_password,
+            keep_session=keep_session,
+        )
+
+    async def reset_password(
+        self, user_id: str, new_password: str, *, keep_session: str | None = None
+    ) -> None:
+        """:meth:`LocalIdP.reset_password <pywire_auth.LocalIdP.reset_password>`, with
+        the same sign-outs as :meth:`change_password`."""
+        await self._idp().reset_password(
+            user_id=user_id, new_password=new_password, keep_session=keep_session
+        )
+
+    async def delete_user(self, user_id: str) -> bool:
+        """Delete the user and their sessions, and sign out their live pages.
+
+        ``False`` if there was no such user.
+        """
+        uid = plain_user_id(user_id)
+        try:
+            deleted = await self._state.store.delete_user(uid)
+        finally:
+            self._state.sessions.forget_user(uid)
+        if deleted:
+            await self._state.channel.revoke(principal_user_id(uid))
+        return deleted
+
+    def _idp(self) -> LocalIdP:
+        if self._state.local_idp is None:
+            raise ConfigurationError("connect_auth was given no local_idp")
+        return self._state.local_idp
 
     async def _user(self, user_id: str) -> UserRecord:
         user = await self._state.store.get_user(plain_user_id(user_id))

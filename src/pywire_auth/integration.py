@@ -6,7 +6,7 @@ place below that reaches into its internals says why.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -51,6 +51,7 @@ def connect_auth(
     login_page: str = "/login_local",
     register_page: str = "/register",
     session_secret: str = "",
+    session_secret_fallbacks: Sequence[str] = (),
     session_config: SessionConfig | None = None,
     throttle: Throttle | object | None = _DEFAULT,
     throttle_policy: ThrottlePolicy | None = None,
@@ -67,7 +68,12 @@ def connect_auth(
 
     * Sessions are signed with ``session_secret`` or ``PYWIRE_SESSION_SECRET`` and kept
       in the IdP's store (which must also be a ``SessionStore``), so they survive
-      restarts with the users they belong to.
+      restarts with the users they belong to. Cookies signed with one of
+      ``session_secret_fallbacks`` (or ``PYWIRE_SESSION_SECRET_FALLBACKS``) are still
+      accepted, for rotating the secret. The session secret must differ from the
+      IdP's token secret.
+    * A password change or reset and a deleted user end the user's (other)
+      sessions and sign out their live pages in every worker.
     * Live pages hear sign-outs and claim changes from every worker process and
       machine: by default through the store's event log (``StoreAuthChannel``), or
       Redis pub/sub when ``REDIS_URL`` is set (``RedisAuthChannel``).
@@ -103,9 +109,19 @@ def connect_auth(
         raise ConfigurationError(
             f"{type(store).__name__} keeps no sessions: implement SessionStore on it"
         )
+    sessions = SessionManager(
+        store, session_secret, session_config, secret_fallbacks=session_secret_fallbacks
+    )
+    if local_idp is not None and sessions.secret_fingerprints & local_idp.secret_fingerprints:
+        # One key for two jobs: a leak or a cross-protocol trick in one (a token
+        # signature accepted as a cookie signature) would break the other.
+        raise ConfigurationError(
+            "the session secret must differ from the local IdP's token secret "
+            "(generate each with: openssl rand -hex 32)"
+        )
     state = AuthState(
         store=store,
-        sessions=SessionManager(store, session_secret, session_config),
+        sessions=sessions,
         engine=engine,
         channel=channel,
         local_idp=local_idp,
@@ -114,7 +130,6 @@ def connect_auth(
     if isinstance(channel, FanoutChannel):
         # A sign-out or claim change in another worker must not be served from
         # this worker's session cache for longer than the channel takes.
-        sessions = state.sessions
         channel.add_listener(lambda event: sessions.forget_user(plain_user_id(event.user_id)))
     routes: list[BaseRoute] = []
     if local_idp is not None:
@@ -164,10 +179,21 @@ def connect_auth(
     auth_providers: dict[str, Any] = {local_idp.provider: local_idp} if local_idp else {}
     auth_providers.update({provider.name: provider for provider in providers})
     app.state.auth_providers = auth_providers
-    app.state.auth = AuthActions(state)
+    actions = AuthActions(state)
+    if local_idp is not None:
+        # A password change made through the IdP's Python API ends the user's
+        # other sessions here and signs out their live pages in every worker.
+        local_idp.set_session_ender(
+            lambda user_id, keep: _discard(actions.end_sessions(user_id, keep=keep))
+        )
+    app.state.auth = actions
     app.state.auth_engine = engine
     app._pywire_auth_connected = True
     return engine
+
+
+async def _discard(work: Awaitable[int]) -> None:
+    await work
 
 
 def _as_throttle(value: object) -> Throttle | None:

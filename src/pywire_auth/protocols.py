@@ -166,8 +166,12 @@ class SessionStore(Protocol):
         """End one session; ``False`` if it did not exist."""
         ...
 
-    async def delete_user_sessions(self, user_id: str) -> int:
-        """End every session of the user; return how many there were."""
+    async def delete_user_sessions(self, user_id: str, *, keep: str | None = None) -> int:
+        """End every session of the user but ``keep`` (a session id); return how many ended.
+
+        ``keep`` lets a password change end the user's other sessions while the
+        browser that made the change stays signed in.
+        """
         ...
 
     async def delete_expired_sessions(self, now: int, *, limit: int | None = None) -> int:

@@ -40,7 +40,7 @@ from pywire_auth.stores._schema import credentials, provider_links, users
 ROOT = Path(__file__).resolve().parents[2]
 PAGES_DIR = ROOT / "examples" / "local_idp" / "src" / "pages"
 IDP_SECRET = "idp-secret-" + "x" * 32
-SESSION_SECRET = "session-secret-" + "s" * 32
+SESSION_SECRET = "session-secret-" + "3f9a1c7e5b2d4086c1e9a7f3b5d20c84"
 COOKIE = "pywire_auth_session"
 FAST_ARGON2: dict[str, int] = {"time_cost": 1, "memory_cost": 8192, "parallelism": 1}
 

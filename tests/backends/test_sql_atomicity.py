@@ -21,7 +21,7 @@ from tests.backends._servers import row_counts
 
 pytestmark = pytest.mark.asyncio
 
-SECRET = "x" * 32
+SECRET = "3f9a1c7e5b2d4086c1e9a7f3b5d20c84"
 
 
 def _register_in_process(url: str, barrier: Any, results: Any) -> None:
@@ -109,7 +109,8 @@ _RESTART_SCRIPT = textwrap.dedent(
     from pywire_auth import LocalIdP, SQLAlchemyAuthStore
 
     async def main(step):
-        idp = LocalIdP(store=SQLAlchemyAuthStore(sys.argv[2]), secret="x" * 32)
+        secret = "3f9a1c7e5b2d4086c1e9a7f3b5d20c84"
+        idp = LocalIdP(store=SQLAlchemyAuthStore(sys.argv[2]), secret=secret)
         try:
             if step == "create":
                 print(await idp.create_user(email="Keep@Example.com", password="survives restart"))

@@ -185,7 +185,7 @@ async def test_two_workers_share_one_sign_in_limit(tmp_path: Path) -> None:
         connect_auth(
             app,
             local_idp=idp,
-            session_secret="s" * 32,
+            session_secret="3f9a1c7e5b2d4086c1e9a7f3b5d20c84",
             throttle=throttle,
             throttle_policy=policy,
         )

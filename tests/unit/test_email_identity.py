@@ -90,7 +90,7 @@ def store() -> MemoryAuthStore:
 @pytest.fixture
 def idp(store: MemoryAuthStore) -> LocalIdP:
     hasher = Argon2Hasher(time_cost=1, memory_cost=8192, parallelism=1)
-    return LocalIdP(store=store, secret="s" * 32, hasher=hasher)
+    return LocalIdP(store=store, secret="3f9a1c7e5b2d4086c1e9a7f3b5d20c84", hasher=hasher)
 
 
 @pytest.mark.asyncio

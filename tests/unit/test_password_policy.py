@@ -180,7 +180,7 @@ def test_pinned_table_matches_its_unicode_version() -> None:
 def idp() -> LocalIdP:
     return LocalIdP(
         store=MemoryAuthStore(),
-        secret="s" * 32,
+        secret="3f9a1c7e5b2d4086c1e9a7f3b5d20c84",
         hasher=Argon2Hasher(time_cost=1, memory_cost=8192, parallelism=1),
     )
 
@@ -215,7 +215,7 @@ async def test_change_and_reset_use_the_policy_with_the_users_email(idp: LocalId
 @pytest.mark.asyncio
 async def test_custom_policy_reaches_every_path() -> None:
     idp = LocalIdP(
-        secret="s" * 32,
+        secret="3f9a1c7e5b2d4086c1e9a7f3b5d20c84",
         hasher=Argon2Hasher(time_cost=1, memory_cost=8192, parallelism=1),
         password_policy=PasswordPolicy(min_length=4, refuse_common=False),
     )

@@ -176,7 +176,7 @@ def make_idp(handler: object) -> LocalIdP:
     policy = PasswordPolicy(breach_check=checker(handler, timeout=0.05))
     return LocalIdP(
         store=MemoryAuthStore(),
-        secret="s" * 32,
+        secret="3f9a1c7e5b2d4086c1e9a7f3b5d20c84",
         hasher=Argon2Hasher(time_cost=1, memory_cost=8192, parallelism=1),
         password_policy=policy,
     )

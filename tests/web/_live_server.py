@@ -189,7 +189,7 @@ async def _serve(fd: int, spec: dict[str, Any]) -> None:
     connect_auth(
         app,
         local_idp=idp,
-        session_secret="session-secret-" + "s" * 32,
+        session_secret="session-secret-" + "3f9a1c7e5b2d4086c1e9a7f3b5d20c84",
         throttle=throttle,
         throttle_policy=policy,
     )

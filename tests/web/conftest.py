@@ -39,8 +39,10 @@ from tests.conftest import reset_database, server_url
 
 PAGES_DIR = Path(__file__).resolve().parents[2] / "examples" / "local_idp" / "src" / "pages"
 IDP_SECRET = "idp-secret-" + "x" * 32
-SESSION_SECRET = "session-secret-" + "s" * 32
+SESSION_SECRET = "session-secret-" + "3f9a1c7e5b2d4086c1e9a7f3b5d20c84"
 COOKIE = "pywire_auth_session"
+#: The session cookie's name when it is Secure (HTTPS, or SessionConfig(secure=True)).
+HOST_COOKIE = "__Host-" + COOKIE
 ORIGIN = "http://testserver"
 EVIL = "http://evil.example"
 PASSWORD = "correct horse battery"
@@ -134,8 +136,16 @@ class WebApp:
             transport=transport,
             base_url=base_url,
             follow_redirects=False,
-            cookies={COOKIE: cookie} if cookie is not None else None,
         )
+        if cookie is not None:
+            # For the server's host, as a browser keeps it: the server's own
+            # Set-Cookie then replaces it instead of adding a second cookie of the
+            # same name (which the server would refuse as ambiguous).
+            # (http.cookiejar files a dotless host such as "testserver" under
+            # "testserver.local".)
+            host = urlsplit(base_url).hostname or ""
+            client.cookies.set(COOKIE, cookie, domain=host if "." in host else host + ".local")
+
         self.clients.append(client)
         return client
 
@@ -303,8 +313,8 @@ def set_cookies(response: httpx.Response) -> list[str]:
 
 
 def session_set_cookie(response: httpx.Response) -> str | None:
-    """The ``Set-Cookie`` header for the session cookie, or ``None``."""
-    found = [c for c in set_cookies(response) if c.startswith(COOKIE + "=")]
+    """The ``Set-Cookie`` header for the session cookie (either name), or ``None``."""
+    found = [c for c in set_cookies(response) if c.split("=", 1)[0] in (COOKIE, HOST_COOKIE)]
     assert len(found) <= 1, found
     return found[0] if found else None
 

@@ -9,6 +9,7 @@ import pytest
 from pywire_auth import SessionConfig
 from pywire_auth.sessions import SessionManager
 from tests.web.conftest import (
+    HOST_COOKIE,
     PASSWORD,
     SESSION_SECRET,
     AppFactory,
@@ -78,6 +79,7 @@ async def test_configured_secure_flag_is_set_on_http(app_factory: AppFactory) ->
     header = session_set_cookie(response)
     assert header is not None
     assert "secure" in cookie_attributes(header)
+    assert header.startswith(HOST_COOKIE + "=")
 
 
 async def test_secure_flag_follows_https(app_factory: AppFactory) -> None:
@@ -92,6 +94,7 @@ async def test_secure_flag_follows_https(app_factory: AppFactory) -> None:
     header = session_set_cookie(response)
     assert header is not None
     assert "secure" in cookie_attributes(header)
+    assert header.startswith(HOST_COOKIE + "=")
     page = await browser.get("/")
     refreshed = session_set_cookie(page)
     assert refreshed is not None

@@ -160,5 +160,5 @@ async def test_secret_must_be_long_enough(monkeypatch: pytest.MonkeyPatch) -> No
         SessionManager(store, "short")
     with pytest.raises(ConfigurationError):
         SessionManager(store)
-    monkeypatch.setenv("PYWIRE_SESSION_SECRET", "e" * 32)
+    monkeypatch.setenv("PYWIRE_SESSION_SECRET", "env-secret-" + "0123456789abcdef" + "e" * 16)
     assert SessionManager(store).config.cookie_name == "pywire_auth_session"

@@ -5,11 +5,12 @@ from __future__ import annotations
 import logging
 import os
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from pywire.auth import ClaimsPrincipal
 
+from pywire_auth._secrets import check_secret, secret_fingerprint
 from pywire_auth.audit import audit
 from pywire_auth.exceptions import (
     AuthError,
@@ -33,12 +34,18 @@ from pywire_auth.local.normalize import (
 )
 from pywire_auth.local.passwords import PasswordPolicy
 from pywire_auth.local.principal import plain_user_id, principal_for
-from pywire_auth.protocols import AuthStore, PasswordHasher
+from pywire_auth.protocols import AuthStore, PasswordHasher, SessionStore
+from pywire_auth.sessions import SessionManager
 from pywire_auth.stores.memory import MemoryAuthStore
 from pywire_auth.tokens.issuer import RESERVED_CLAIMS, FallbackSecret, TokenIssuer
 from pywire_auth.types import LOCAL_PROVIDER, JSONValue, ProviderLink, UserRecord
 
-__all__ = ["SESSION_CLAIM", "LocalIdP"]
+__all__ = ["SESSION_CLAIM", "LocalIdP", "SessionEnder"]
+
+#: ``(user_id, keep_token) -> None``: end every session of the user except the one
+#: of ``keep_token`` (if not ``None``) and drop their live pages. ``connect_auth``
+#: installs one (:meth:`LocalIdP.set_session_ender`).
+SessionEnder = Callable[[str, str | None], Awaitable[None]]
 
 logger = logging.getLogger("pywire_auth.local")
 
@@ -59,14 +66,21 @@ _OWNED_CLAIMS = RESERVED_CLAIMS | {"email"}
 class LocalIdP:
     """The built-in password identity provider.
 
-    >>> idp = LocalIdP(secret="s" * 32)
+    >>> idp = LocalIdP(secret="3f9a1c7e5b2d4086c1e9a7f3b5d20c84")
     >>> import asyncio
     >>> uid = asyncio.run(idp.create_user(email="Ann@Example.com", password="long enough"))
     >>> asyncio.run(idp.verify_credentials(email="ann@example.com", password="long enough")).name
     'ann@example.com'
 
     ``secret`` falls back to the ``LOCAL_IDP_SECRET`` environment variable; it must
-    have at least 32 bytes. Pass ``token_issuer`` to sign tokens some other way.
+    pass :func:`~pywire_auth._secrets.check_secret` (32 bytes or more, no
+    whitespace, at least 8 distinct characters, not one short pattern repeated).
+    Pass ``token_issuer`` to sign tokens some other way.
+
+    A password change or reset, and deleting a user, end the user's sessions
+    (session fixation after a credential change, ASVS V3.3.3): on their own
+    through the store, when it is a :class:`~pywire_auth.SessionStore`, and under
+    ``connect_auth`` through the app, which also drops the user's live pages.
     """
 
     provider = LOCAL_PROVIDER
@@ -91,6 +105,11 @@ class LocalIdP:
                     f"LocalIdP needs a signing secret: pass secret=... or set {SECRET_ENV} "
                     "(generate one with: openssl rand -hex 32)"
                 )
+            check_secret(key, "secret" if secret else SECRET_ENV)
+            old_keys = [_secret_text(old) for old in fallback_secrets]
+            for old_key in old_keys:
+                check_secret(old_key, "fallback_secrets")
+            self.secret_fingerprints = frozenset(secret_fingerprint(k) for k in (key, *old_keys))
             token_issuer = TokenIssuer(
                 key,
                 issuer=issuer,
@@ -98,6 +117,11 @@ class LocalIdP:
                 default_ttl=token_ttl,
                 fallback_secrets=fallback_secrets,
             )
+        else:
+            #: One-way tags of the token secrets (none when a token issuer was given),
+            #: so connect_auth can refuse a session secret equal to one of them.
+            self.secret_fingerprints = frozenset()
+        self._session_ender: SessionEnder | None = None
         self.store: AuthStore = store if store is not None else MemoryAuthStore()
         self.tokens = token_issuer
         self.hasher: PasswordHasher = hasher if hasher is not None else Argon2Hasher()
@@ -184,8 +208,38 @@ class LocalIdP:
         except AuthError as exc:
             logger.warning("password rehash failed (%s); keeping the old hash", exc.code)
 
-    async def change_password(self, *, user_id: str, old_password: str, new_password: str) -> bool:
+    def set_session_ender(self, ender: SessionEnder | None) -> None:
+        """Let the app end sessions after a credential change (``connect_auth`` does).
+
+        Without one the IdP deletes the sessions from its store itself, but cannot
+        reach live pages.
+        """
+        self._session_ender = ender
+
+    async def _end_sessions(self, user_id: str, keep: str | None) -> None:
+        if self._session_ender is not None:
+            await self._session_ender(user_id, keep)
+            return
+        store = self.store
+        if isinstance(store, SessionStore):
+            keep_id = SessionManager.session_id(keep) if keep else None
+            await store.delete_user_sessions(user_id, keep=keep_id)
+
+    async def change_password(
+        self,
+        *,
+        user_id: str,
+        old_password: str,
+        new_password: str,
+        keep_session: str | None = None,
+    ) -> bool:
         """Replace the password if ``old_password`` is right; ``False`` otherwise.
+
+        On success every other session of the user ends (and, under
+        ``connect_auth``, their live pages are signed out), so whoever else knew
+        the old password is shut out. ``keep_session`` is the session token to
+        keep, normally the caller's own:
+        ``request.scope["pywire_auth.session_token"]``.
 
         A sign-in rehashing the old password meanwhile does not make it fail; a
         different password set meanwhile does (``False``). Raises
@@ -195,7 +249,7 @@ class LocalIdP:
         """
         uid = plain_user_id(user_id)
         try:
-            changed = await self._change_password(uid, old_password, new_password)
+            changed = await self._change_password(uid, old_password, new_password, keep_session)
         except AuthError as exc:
             audit("password_change", "failure", user_id=uid, reason=exc.code)
             raise
@@ -205,7 +259,9 @@ class LocalIdP:
             audit("password_change", "failure", user_id=uid, reason="invalid")
         return changed
 
-    async def _change_password(self, uid: str, old_password: str, new_password: str) -> bool:
+    async def _change_password(
+        self, uid: str, old_password: str, new_password: str, keep_session: str | None
+    ) -> bool:
         new_plain = await self.password_policy.check(new_password, email=await self._email(uid))
         old_plain = normalize_password(old_password)
         old_hash = await self.store.get_password_hash(uid)
@@ -217,6 +273,7 @@ class LocalIdP:
         new_hash = await self.hasher.hash(new_plain)
         for _ in range(_CHANGE_ATTEMPTS):
             if await self.store.set_password_hash(uid, new_hash, expected=old_hash):
+                await self._end_sessions(uid, keep_session)
                 return True
             # The hash changed since we read it. A sign-in may only have rehashed
             # the same password (then try again on top of it); a real change by
@@ -229,11 +286,15 @@ class LocalIdP:
             old_hash = current
         return False
 
-    async def reset_password(self, *, user_id: str, new_password: str) -> None:
+    async def reset_password(
+        self, *, user_id: str, new_password: str, keep_session: str | None = None
+    ) -> None:
         """Set a new password without the old one (admin reset, reset-link flows).
 
-        Raises :class:`~pywire_auth.UserNotFoundError` for an unknown user. Each
-        call writes one ``password_reset`` record to the audit log.
+        Every session of the user but ``keep_session`` (a session token) ends, as
+        after :meth:`change_password`. Raises :class:`~pywire_auth.UserNotFoundError`
+        for an unknown user. Each call writes one ``password_reset`` record to the
+        audit log.
         """
         uid = plain_user_id(user_id)
         try:
@@ -245,6 +306,18 @@ class LocalIdP:
             audit("password_reset", "failure", user_id=uid, reason=exc.code)
             raise
         audit("password_reset", "success", user_id=uid)
+        await self._end_sessions(uid, keep_session)
+
+    async def delete_user(self, user_id: str) -> bool:
+        """Delete the user (id or ``local:<id>``) with their sessions; ``False`` if unknown.
+
+        Under ``connect_auth`` their live pages are signed out too.
+        """
+        uid = plain_user_id(user_id)
+        deleted = await self.store.delete_user(uid)
+        if deleted:
+            await self._end_sessions(uid, None)
+        return deleted
 
     async def _email(self, user_id: str) -> str:
         # For the policy's contains_email check; "" for an unknown user.
@@ -311,3 +384,9 @@ class LocalIdP:
         close = getattr(self.hasher, "close", None)
         if callable(close):
             close()
+
+
+def _secret_text(secret: str | FallbackSecret) -> str:
+    # A retiring fallback is still a key: it must be as strong as the others.
+    raw = secret.secret if isinstance(secret, FallbackSecret) else secret
+    return raw.decode("utf-8", "surrogateescape") if isinstance(raw, bytes) else raw

@@ -192,7 +192,9 @@ class LocalRoutes:
 
     async def _sign_in(self, request: Request, user_id: str, fields: Mapping[str, str]) -> Response:
         sessions = self.state.sessions
-        old_token = sessions.token_from_cookie_header(request.headers.get("cookie", ""))
+        old_token = sessions.token_from_cookie_header(
+            request.headers.get("cookie", ""), https=_https(request)
+        )
         token = await sessions.start(plain_user_id(user_id), replacing=old_token)
         response = RedirectResponse(self._next(fields), 303, headers=_NO_STORE)
         response.headers.append("set-cookie", sessions.cookie_header(token, https=_https(request)))
@@ -262,7 +264,9 @@ class LocalRoutes:
         # The session is looked up here, not taken from the middleware: during a
         # store outage the middleware sees an anonymous request, and answering
         # "signed out" then would leave every session alive.
-        token = sessions.token_from_cookie_header(request.headers.get("cookie", ""))
+        token = sessions.token_from_cookie_header(
+            request.headers.get("cookie", ""), https=_https(request)
+        )
         client = self.guard.address(request.scope)
         user_id: str | None = None
         if token:

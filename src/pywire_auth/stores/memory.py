@@ -198,9 +198,9 @@ class MemoryAuthStore:
         """End one session."""
         return self._sessions.pop(session_id, None) is not None
 
-    async def delete_user_sessions(self, user_id: str) -> int:
-        """End every session of the user."""
-        doomed = [sid for sid, s in self._sessions.items() if s.user_id == user_id]
+    async def delete_user_sessions(self, user_id: str, *, keep: str | None = None) -> int:
+        """End every session of the user except ``keep`` (a session id)."""
+        doomed = [sid for sid, s in self._sessions.items() if s.user_id == user_id and sid != keep]
         for sid in doomed:
             del self._sessions[sid]
         return len(doomed)

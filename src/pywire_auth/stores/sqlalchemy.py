@@ -479,9 +479,12 @@ class SQLAlchemyAuthStore:
         """End one session."""
         return await self._delete_sessions(sessions.c.session_id == session_id) > 0
 
-    async def delete_user_sessions(self, user_id: str) -> int:
-        """End every session of the user."""
-        return await self._delete_sessions(sessions.c.user_id == user_id)
+    async def delete_user_sessions(self, user_id: str, *, keep: str | None = None) -> int:
+        """End every session of the user except ``keep`` (a session id), in one statement."""
+        which = sessions.c.user_id == user_id
+        if keep is not None:
+            which = sa.and_(which, sessions.c.session_id != keep)
+        return await self._delete_sessions(which)
 
     async def delete_expired_sessions(self, now: int, *, limit: int | None = None) -> int:
         """Drop sessions that expired before ``now``; with ``limit``, at most that many.

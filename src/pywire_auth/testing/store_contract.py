@@ -397,6 +397,20 @@ class AuthStoreContract:
         assert await sessions.get_session("3" * 64) is not None
         assert await sessions.delete_user_sessions(ann.user_id) == 0
 
+    async def test_deleting_a_users_sessions_can_keep_one(self, store: AuthStore) -> None:
+        sessions = self._sessions(store)
+        ann, bob = _user(), _user("bob@example.com")
+        for user in (ann, bob):
+            await store.create_user(user, link=_local(user))
+        for i, user in enumerate((ann, ann, ann, bob)):
+            await sessions.create_session(SessionRecord(f"{i}" * 64, user.user_id, 1, 10))
+        assert await sessions.delete_user_sessions(ann.user_id, keep="1" * 64) == 2
+        assert await sessions.get_session("1" * 64) is not None
+        assert await sessions.get_session("0" * 64) is None
+        assert await sessions.get_session("2" * 64) is None
+        assert await sessions.delete_user_sessions(ann.user_id, keep="3" * 64) == 1
+        assert await sessions.get_session("3" * 64) is not None
+
     async def test_expired_sessions_are_purged(self, store: AuthStore) -> None:
         sessions = self._sessions(store)
         user = _user()

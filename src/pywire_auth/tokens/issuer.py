@@ -92,7 +92,7 @@ class FallbackSecret:
 class TokenIssuer:
     """Issues and verifies HS256 JWTs for one issuer and default audience.
 
-    >>> issuer = TokenIssuer("s" * 32, issuer="my-app")
+    >>> issuer = TokenIssuer("3f9a1c7e5b2d4086c1e9a7f3b5d20c84", issuer="my-app")
     >>> token = issuer.issue("user-1", claims={"role": "admin"}, ttl=600)
     >>> issuer.verify(token)["role"]
     'admin'
