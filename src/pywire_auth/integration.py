@@ -14,6 +14,9 @@ from pywire.auth import AuthChannel, PolicyEngine
 from starlette.routing import BaseRoute
 
 from pywire_auth._state import AuthState
+from pywire_auth.account.options import AccountOptions
+from pywire_auth.account.referrer import NoReferrerMiddleware
+from pywire_auth.account.routes import AccountRoutes
 from pywire_auth.actions import AuthActions
 from pywire_auth.channels._default import default_channel
 from pywire_auth.channels.fanout import FanoutChannel
@@ -21,8 +24,9 @@ from pywire_auth.exceptions import ConfigurationError
 from pywire_auth.local.idp import LocalIdP
 from pywire_auth.local.principal import plain_user_id
 from pywire_auth.local.routes import LocalRoutes, RegistrationClaims
+from pywire_auth.mail.config import mailer_from_env
 from pywire_auth.middleware import AuthMiddleware
-from pywire_auth.protocols import EventLog, SessionStore, Throttle
+from pywire_auth.protocols import EventLog, Mailer, SessionStore, Throttle
 from pywire_auth.session_pruner import SessionPruner
 from pywire_auth.sessions import SessionConfig, SessionManager
 from pywire_auth.stores.memory import MemoryAuthStore
@@ -50,6 +54,9 @@ def connect_auth(
     throttle_policy: ThrottlePolicy | None = None,
     registration_claims: RegistrationClaims | None = None,
     token_ttl: int = 600,
+    mailer: Mailer | object | None = _DEFAULT,
+    base_url: str = "",
+    account_options: AccountOptions | None = None,
 ) -> PolicyEngine:
     """Add sign-in sessions, the auth middleware and the local IdP routes to ``app``.
 
@@ -73,6 +80,11 @@ def connect_auth(
     * ``registration_claims(form) -> claims`` decides which claims a new account
       gets from its sign-up form. Without it, posted fields such as ``role`` grant
       nothing: anyone can post them.
+    * ``mailer`` sends reset and verification links (default: from
+      ``PYWIRE_AUTH_SMTP_URL``/``PYWIRE_AUTH_MAIL_FROM``, the console under
+      ``pywire dev``); links start with ``base_url`` or ``PYWIRE_AUTH_BASE_URL``;
+      ``account_options`` (an :class:`~pywire_auth.AccountOptions`) sets pages,
+      lifetimes and messages. See docs/account-lifecycle.md.
     """
     if getattr(app, "_pywire_auth_connected", False):
         raise ConfigurationError("connect_auth was already called for this app")
@@ -100,8 +112,9 @@ def connect_auth(
         sessions = state.sessions
         channel.add_listener(lambda event: sessions.forget_user(plain_user_id(event.user_id)))
     routes: list[BaseRoute] = []
+    account_paths: list[str] = []
     if local_idp is not None:
-        routes += LocalRoutes(
+        local_routes = LocalRoutes(
             state=state,
             idp=local_idp,
             prefix=prefix,
@@ -111,7 +124,15 @@ def connect_auth(
             token_ttl=token_ttl,
             registration_claims=registration_claims,
             throttle_policy=throttle_policy,
-        ).routes()
+        )
+        account = AccountRoutes(
+            local_routes,
+            mailer_from_env() if mailer is _DEFAULT else _as_mailer(mailer),
+            account_options or AccountOptions(),
+            base_url,
+        )
+        routes += local_routes.routes() + account.routes()
+        account_paths = [account.options.reset_page, account.options.verify_page]
 
     starlette_app = app.app
     # PyWire ends its route list with a GET/POST catch-all for pages and offers no
@@ -119,6 +140,10 @@ def connect_auth(
     starlette_app.router.routes[0:0] = routes
     # Must happen before the first request: Starlette builds the stack lazily.
     app.add_middleware(AuthMiddleware, state=state)
+    if account_paths:
+        app.add_middleware(
+            NoReferrerMiddleware, paths=account_paths, prefixes=[prefix.rstrip("/") + "/local"]
+        )
     # PyWire's WebSocket handler looks the channel up under this private name
     # (runtime/websocket.py) to push live sign-outs and claim updates.
     app._auth_channel = channel
@@ -138,6 +163,12 @@ def _as_throttle(value: object) -> Throttle | None:
     if value is None or isinstance(value, Throttle):
         return value
     raise ConfigurationError("throttle must be a Throttle or None")
+
+
+def _as_mailer(value: object) -> Mailer | None:
+    if value is None or isinstance(value, Mailer):
+        return value
+    raise ConfigurationError("mailer must be a Mailer or None")
 
 
 def _run_with_lifespan(router: Any, state: AuthState, *, close_throttle: bool) -> None:

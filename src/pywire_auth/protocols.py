@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Protocol, runtime_checkable
 
+from pywire_auth.mail.message import MailMessage
 from pywire_auth.types import (
     EventRecord,
     JSONValue,
@@ -19,7 +20,15 @@ from pywire_auth.types import (
     UserRecord,
 )
 
-__all__ = ["AuthStore", "EventLog", "Notifier", "PasswordHasher", "SessionStore", "Throttle"]
+__all__ = [
+    "AuthStore",
+    "EventLog",
+    "Mailer",
+    "Notifier",
+    "PasswordHasher",
+    "SessionStore",
+    "Throttle",
+]
 
 
 @runtime_checkable
@@ -260,4 +269,23 @@ class Notifier(Protocol):
 
     async def aclose(self) -> None:
         """Close the notifier's connections."""
+        ...
+
+
+@runtime_checkable
+class Mailer(Protocol):
+    """Sends the account routes' messages (reset and verification links).
+
+    Implementations: :class:`~pywire_auth.mail.SMTPMailer` and, for development,
+    :class:`~pywire_auth.mail.ConsoleMailer`. A message that was not accepted
+    raises :class:`~pywire_auth.exceptions.MailUnavailableError`, never a foreign
+    error, and never logs the message (its links are credentials).
+    """
+
+    async def send(self, message: MailMessage) -> None:
+        """Hand ``message`` over for delivery, or raise ``MailUnavailableError``."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release what the mailer opened itself."""
         ...

@@ -5,6 +5,7 @@ the page the form was on (same-origin ``Referer``), else ``error_next``, else th
 route's own form page, with ``?error=<code>`` from one closed vocabulary::
 
     missing  invalid_email  weak_password  exists  invalid  throttled  unavailable
+    token_invalid  token_expired  wrong_password      (the account routes: account/)
 
 Every redirect target must be a path on this site (open redirects), every POST
 that changes state must come from this site (CSRF), and bodies are size-capped.
@@ -45,6 +46,7 @@ logger = logging.getLogger("pywire_auth.routes")
 #: Every ``?error=`` value the form routes can produce.
 ERROR_CODES = frozenset(
     {"missing", "invalid_email", "weak_password", "exists", "invalid", "throttled", "unavailable"}
+    | {"token_invalid", "token_expired", "wrong_password"}
 )
 
 #: Decides which claims a new account gets from its registration form.

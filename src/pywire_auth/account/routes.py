@@ -1,0 +1,334 @@
+"""The account routes: forgot and reset password, verify email, change password.
+
+Mounted by ``connect_auth`` beside the local IdP's routes under
+``{prefix}/local/``, and built on their plumbing (``LocalRoutes``): the same CSRF
+check, size-capped forms, same-site ``next``/``error_next`` redirects and
+``?error=`` vocabulary. Links in mail are absolute URLs built from the configured
+public base URL, never from the request's ``Host`` header, which the client
+controls (host-header poisoning would mail the victim a link to the attacker's
+site, carrying a live reset token).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import os
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+from pywire.auth import ANONYMOUS, ClaimsPrincipal
+from starlette.background import BackgroundTask
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from pywire_auth._forms import BadBody, read_form
+from pywire_auth._http import add_query_param, is_cross_site, safe_local_path
+from pywire_auth.account.links import LinkTokens
+from pywire_auth.account.options import BASE_URL_ENV, AccountOptions, check_base_url
+from pywire_auth.actions import AuthActions
+from pywire_auth.exceptions import (
+    AuthError,
+    InvalidInputError,
+    LinkTokenError,
+    MailUnavailableError,
+    MissingFieldError,
+    WrongPasswordError,
+)
+from pywire_auth.local.guard import Admission, account_of
+from pywire_auth.local.normalize import email_lookup_forms
+from pywire_auth.local.principal import plain_user_id, principal_user_id
+from pywire_auth.local.routes import ERROR_CODES, LocalRoutes
+from pywire_auth.mail.config import dev_mode
+from pywire_auth.mail.message import MailMessage
+from pywire_auth.mail.templates import DEFAULT_TEMPLATES, MailTemplate
+from pywire_auth.protocols import Mailer
+from pywire_auth.throttles.policy import RateLimit
+from pywire_auth.types import LOCAL_PROVIDER, UserRecord
+
+__all__ = ["AccountRoutes"]
+
+logger = logging.getLogger("pywire_auth.account")
+
+_NO_STORE = {"Cache-Control": "no-store"}
+_ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+RESET, VERIFY = "reset", "verify_email"
+
+
+@dataclass
+class AccountRoutes:
+    """Builds the account routes for one app, on top of its :class:`LocalRoutes`."""
+
+    local: LocalRoutes
+    mailer: Mailer | None
+    options: AccountOptions = field(default_factory=AccountOptions)
+    base_url: str = ""
+    links: LinkTokens = field(init=False, repr=False)
+    templates: dict[str, MailTemplate] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        url = self.base_url or os.environ.get(BASE_URL_ENV, "")
+        self.base_url = check_base_url(url) if url else ""
+        self.links = LinkTokens(self.local.state.sessions.derive_key("account-link"))
+        self.templates = {**DEFAULT_TEMPLATES, **self.options.templates}
+        # Said once, at start-up, so a missing setting is found before a user needs it.
+        if self.mailer is None:
+            logger.warning(
+                "no mailer: password-reset and verification mail answer 'unavailable' "
+                "(set PYWIRE_AUTH_SMTP_URL and PYWIRE_AUTH_MAIL_FROM)"
+            )
+        if not self.base_url and not dev_mode():
+            logger.warning(
+                "no %s: mailed links cannot be built and those routes answer 'unavailable'",
+                BASE_URL_ENV,
+            )
+
+    def routes(self) -> list[Route]:
+        """The account routes, mounted under ``{prefix}/local/``."""
+        base = self.local._base()
+        form = self.local._form_route
+        opts = self.options
+        endpoints: dict[str, Any] = {
+            "forgot-password": form(self.forgot_password, opts.forgot_page),
+            "reset-password": form(self.reset_password, opts.reset_page),
+            "verify-email/request": form(self.request_verification, opts.account_page),
+            "verify-email": self.verify_email,
+            "change-password": form(self.change_password, opts.account_page),
+        }
+        return [Route(f"{base}/{name}", fn, methods=_ALL_METHODS) for name, fn in endpoints.items()]
+
+    # Forgot and reset ------------------------------------------------------------
+
+    async def forgot_password(self, request: Request, fields: dict[str, str]) -> Response:
+        """``POST forgot-password``: mail a reset link if the account exists.
+
+        The answer is the same redirect whether or not it exists, the throttles
+        count before the look-up, and the mail goes out after the response, so
+        neither answer, throttling nor timing tells who has an account.
+        """
+        email = fields.get("email", "")
+        if not email.strip():
+            raise MissingFieldError("email is required")
+        addresses = email_lookup_forms(email)  # invalid_email, whoever asks
+        base = self._link_base(request)  # unavailable for every address alike
+        mailer = self._mailer()
+        admission = Admission(self.local.guard.throttle)
+        async with admission.refund_if_undecided():
+            await self._count(
+                admission,
+                f"forgot:address:{self.local.guard.address(request.scope)}",
+                self.options.reset_requests_per_address,
+            )
+            await self._count(
+                admission,
+                f"forgot:account:{_digest(account_of(email))}",
+                self.options.reset_requests_per_account,
+            )
+            login = None
+            for address in addresses:
+                login = await self.local.state.store.get_login(LOCAL_PROVIDER, address)
+                if login is not None:
+                    break
+        response = RedirectResponse(self.local._next(fields), 303, headers=_NO_STORE)
+        if login is not None and login.pw_hash is not None:
+            user = login.user
+            token = self.links.issue(
+                RESET, user.user_id, state=login.pw_hash, ttl=self.options.reset_ttl
+            )
+            message = self._message(
+                "reset_password", user, base, self.options.reset_page, token, self.options.reset_ttl
+            )
+            response.background = BackgroundTask(_send_quietly, mailer, message)
+        return response
+
+    async def reset_password(self, request: Request, fields: dict[str, str]) -> Response:
+        """``POST reset-password``: set the password, sign out everywhere, sign in here."""
+        token, password = fields.get("token", ""), fields.get("password", "")
+        if not token or not password:
+            raise MissingFieldError("token and password are required")
+        store = self.local.state.store
+        parsed = self.links.parse(token)
+        old_hash = await store.get_password_hash(parsed.user_id)
+        self.links.verify(RESET, parsed, old_hash)
+        user = await store.get_user(parsed.user_id)
+        if user is None or old_hash is None:
+            raise LinkTokenError("this link is invalid or was already used")
+        idp = self.local.idp
+        plain = await idp.password_policy.check(password, email=user.email)
+        new_hash = await idp.hasher.hash(plain)
+        # Compare-and-set: of two requests racing with one link only the first
+        # finds the hash the link was made for; the second is a used link.
+        if not await store.set_password_hash(user.user_id, new_hash, expected=old_hash):
+            raise LinkTokenError("this link is invalid or was already used")
+        await self._end_everywhere(user.user_id)
+        return await self.local._sign_in(request, user.user_id, {**fields, "email": user.email})
+
+    # Verify email ----------------------------------------------------------------
+
+    async def request_verification(self, request: Request, fields: dict[str, str]) -> Response:
+        """``POST verify-email/request`` (signed in): mail a link that confirms the address."""
+        user = await self._signed_in_user(request)
+        base = self._link_base(request)
+        mailer = self._mailer()
+        if user.claims.get("email_verified") is True:
+            return RedirectResponse(self.local._next(fields), 303, headers=_NO_STORE)
+        admission = Admission(self.local.guard.throttle)
+        async with admission.refund_if_undecided():
+            await self._count(
+                admission,
+                f"verify:user:{_digest(user.user_id)}",
+                self.options.verify_requests_per_user,
+            )
+            token = self.links.issue(
+                VERIFY, user.user_id, state=_verify_state(user), ttl=self.options.verify_ttl
+            )
+            message = self._message(
+                "verify_email", user, base, self.options.verify_page, token, self.options.verify_ttl
+            )
+            try:
+                await mailer.send(message)
+            except MailUnavailableError:
+                # Nothing was stored; the user's next try costs no extra count.
+                await admission.give_back(f"verify:user:{_digest(user.user_id)}")
+                raise
+        return RedirectResponse(self.local._next(fields), 303, headers=_NO_STORE)
+
+    async def verify_email(self, request: Request) -> Response:
+        """``GET verify-email?token=`` (the mailed link's page may also POST it): verify.
+
+        A GET is allowed because the token itself is the proof: a forged
+        cross-site request without it can do nothing.
+        """
+        page = self.options.verify_page
+        if request.method == "POST":
+            if is_cross_site(request.headers):
+                return PlainTextResponse("Cross-site request refused", 403)
+            try:
+                fields = await read_form(request)
+            except BadBody:
+                return _redirect(add_query_param(page, "error", "invalid"))
+        elif request.method in ("GET", "HEAD"):
+            fields = dict(request.query_params)
+        else:
+            return PlainTextResponse("Method Not Allowed", 405, headers={"Allow": "GET, POST"})
+        done = safe_local_path(fields.get("next")) or add_query_param(page, "verified", "1")
+        try:
+            parsed = self.links.parse(fields.get("token", ""))
+            user = await self.local.state.store.get_user(parsed.user_id)
+            self.links.verify(VERIFY, parsed, _verify_state(user) if user else None)
+            await AuthActions(self.local.state).update_claims(
+                parsed.user_id, {"email_verified": True}
+            )
+        except AuthError as exc:
+            # The error page never shows the token: it was only in this request.
+            code = exc.code if exc.code in ERROR_CODES else "invalid"
+            return _redirect(add_query_param(page, "error", code))
+        return _redirect(done)
+
+    # Change password -------------------------------------------------------------
+
+    async def change_password(self, request: Request, fields: dict[str, str]) -> Response:
+        """``POST change-password`` (signed in): new session here, every other one ends."""
+        user = await self._signed_in_user(request)
+        current, new = fields.get("current_password", ""), fields.get("new_password", "")
+        if not current or not new:
+            raise MissingFieldError("current_password and new_password are required")
+        admission = Admission(self.local.guard.throttle)
+        async with admission.refund_if_undecided():
+            await self._count(
+                admission,
+                f"password:user:{_digest(user.user_id)}",
+                self.options.password_checks_per_user,
+            )
+            changed = await self.local.idp.change_password(
+                user_id=user.user_id, old_password=current, new_password=new
+            )
+            if not changed:
+                raise WrongPasswordError("the current password is wrong")
+            await admission.succeeded()
+        await self._end_everywhere(user.user_id)
+        response = await self.local._sign_in(request, user.user_id, {**fields, "email": user.email})
+        if self.mailer is not None and (self.base_url or dev_mode()):
+            notice = self._message("password_changed", user, self.base_url, "/", "", 0)
+            response.background = BackgroundTask(_send_quietly, self.mailer, notice)
+        return response
+
+    # Helpers ---------------------------------------------------------------------
+
+    async def _signed_in_user(self, request: Request) -> UserRecord:
+        principal: ClaimsPrincipal = request.scope.get("user", ANONYMOUS)
+        if not principal.is_authenticated:
+            raise InvalidInputError("sign in first")
+        user = await self.local.state.store.get_user(plain_user_id(principal.user_id))
+        if user is None:
+            raise InvalidInputError("sign in first")
+        return user
+
+    async def _end_everywhere(self, user_id: str) -> None:
+        # Every session, and every live tab through the channel: whoever knew the
+        # old password (or held a session) is out.
+        await self.local.state.sessions.end_all(user_id)
+        await self.local.state.channel.revoke(principal_user_id(user_id))
+
+    @staticmethod
+    async def _count(admission: Admission, key: str, rate: RateLimit) -> None:
+        await admission.count(key, rate, refund_on_success=False)
+
+    def _mailer(self) -> Mailer:
+        if self.mailer is None:
+            raise MailUnavailableError("no mailer is configured")
+        return self.mailer
+
+    def _link_base(self, request: Request) -> str:
+        """The site's public base URL: configured, or (``pywire dev`` only) loopback."""
+        if self.base_url:
+            return self.base_url
+        host = request.headers.get("host", "")
+        # Under `pywire dev` a loopback Host is harmless: a poisoned one could only
+        # point the link at the victim's own machine.
+        if dev_mode() and _is_loopback(host):
+            return f"{request.url.scheme}://{host}"
+        raise MailUnavailableError(f"set {BASE_URL_ENV} so mailed links can be built")
+
+    def _message(
+        self, kind: str, user: UserRecord, base: str, page: str, token: str, ttl: int
+    ) -> MailMessage:
+        link = f"{base}{page}?{urlencode({'token': token})}" if token else base + page
+        site = self.options.site_name or urlsplit(base).hostname or "this site"
+        values = {"link": link, "email": user.email, "site": site, "minutes": str(ttl // 60)}
+        return self.templates[kind].render(user.email, values)
+
+
+async def _send_quietly(mailer: Mailer, message: MailMessage) -> None:
+    # After the response: an outage cannot change an answer that must not differ
+    # between existing and unknown accounts. Logged without address or link.
+    try:
+        await mailer.send(message)
+    except MailUnavailableError as exc:
+        logger.warning("account mail not sent: %s", exc)
+
+
+def _verify_state(user: UserRecord) -> str:
+    return f"{user.email}\x00{user.claims.get('email_verified') is True}"
+
+
+def _digest(value: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+
+
+def _is_loopback(host: str) -> bool:
+    name = (urlsplit("//" + host).hostname or "") if host else ""
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def _redirect(target: str) -> Response:
+    return RedirectResponse(target, 303, headers=_NO_STORE)
