@@ -20,6 +20,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from pywire_auth.account.options import AccountOptions
 from pywire_auth.actions import AuthActions
 from pywire_auth.channels.fanout import FanoutChannel
 from pywire_auth.channels.store import StoreAuthChannel
@@ -28,6 +29,9 @@ from pywire_auth.exceptions import (
     ConfigurationError,
     InvalidEmailError,
     InvalidInputError,
+    LinkExpiredError,
+    LinkTokenError,
+    MailUnavailableError,
     MissingFieldError,
     ReservedClaimError,
     StoreUnavailableError,
@@ -35,6 +39,7 @@ from pywire_auth.exceptions import (
     UserExistsError,
     UserNotFoundError,
     WeakPasswordError,
+    WrongPasswordError,
 )
 from pywire_auth.integration import connect_auth
 from pywire_auth.local.hashing import Argon2Hasher
@@ -42,10 +47,12 @@ from pywire_auth.local.idp import LocalIdP
 from pywire_auth.local.normalize import normalize_email
 from pywire_auth.local.passwords import PasswordPolicy
 from pywire_auth.local.routes import ERROR_CODES
+from pywire_auth.mail import ConsoleMailer, MailMessage, MailTemplate, SMTPMailer
 from pywire_auth.middleware import AuthMiddleware
 from pywire_auth.protocols import (
     AuthStore,
     EventLog,
+    Mailer,
     Notifier,
     PasswordHasher,
     SessionStore,
@@ -71,6 +78,7 @@ __version__ = "0.5.0.dev0"
 __all__ = [
     "ERROR_CODES",
     "LOCAL_PROVIDER",
+    "AccountOptions",
     "Argon2Hasher",
     "AuthActions",
     "AuthError",
@@ -78,12 +86,19 @@ __all__ = [
     "AuthStore",
     "ClientAddress",
     "ConfigurationError",
+    "ConsoleMailer",
     "EventLog",
     "FanoutChannel",
     "InvalidEmailError",
     "InvalidInputError",
+    "LinkExpiredError",
+    "LinkTokenError",
     "LocalIdP",
     "LoginRecord",
+    "MailMessage",
+    "MailTemplate",
+    "MailUnavailableError",
+    "Mailer",
     "MemoryAuthStore",
     "MemoryThrottle",
     "MissingFieldError",
@@ -93,6 +108,7 @@ __all__ = [
     "ProviderLink",
     "RateLimit",
     "ReservedClaimError",
+    "SMTPMailer",
     "SessionConfig",
     "SessionRecord",
     "SessionStore",
@@ -106,6 +122,7 @@ __all__ = [
     "UserNotFoundError",
     "UserRecord",
     "WeakPasswordError",
+    "WrongPasswordError",
     "connect_auth",
     "normalize_email",
 ]

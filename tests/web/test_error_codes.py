@@ -46,6 +46,9 @@ async def test_vocabulary_is_closed() -> None:
         "invalid",
         "throttled",
         "unavailable",
+        "token_invalid",
+        "token_expired",
+        "wrong_password",
     } == ERROR_CODES
 
 
