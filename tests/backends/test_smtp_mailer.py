@@ -156,11 +156,11 @@ async def test_a_wrong_password_is_unavailable(
     tls_server: tuple[int, RecordingInbox], certificate: LoopbackCertificate
 ) -> None:
     port, inbox = tls_server
+    # aiosmtplib then tries the next mechanism, which aiosmtpd leaves
+    # unanswered: a short timeout keeps the test quick.
+    mailer = starttls_mailer(port, certificate, password="wrong")
+    mailer.timeout = 2
     with pytest.raises(MailUnavailableError):
-        # aiosmtplib then tries the next mechanism, which aiosmtpd leaves
-        # unanswered: a short timeout keeps the test quick.
-        mailer = starttls_mailer(port, certificate, password="wrong")
-        mailer.timeout = 2
         await mailer.send(MESSAGE)
     assert inbox.messages == []
 
