@@ -25,6 +25,7 @@ from tests.web.conftest import (
     SESSION_SECRET,
     AppFactory,
     WebApp,
+    assert_cookie_cleared,
     error_code,
     location,
     login,
@@ -44,6 +45,7 @@ RESET = "/auth/local/reset-password"
 VERIFY_REQUEST = "/auth/local/verify-email/request"
 VERIFY = "/auth/local/verify-email"
 CHANGE = "/auth/local/change-password"
+DELETE = "/auth/local/delete-account"
 NEW_PASSWORD = "a brand new passphrase"
 ANN = "ann@example.com"
 
@@ -201,6 +203,7 @@ async def test_unknown_email_gets_the_same_answer_and_no_mail(
     web: WebApp, smtp: SMTPServer
 ) -> None:
     await register(web.client(), ANN)
+    smtp.messages.clear()  # the sign-up's verification mail
     known = await forgot(web.client(), ANN)
     unknown = await forgot(web.client(), "nobody@example.com")
     assert (known.status_code, location(known)) == (unknown.status_code, location(unknown))
@@ -215,6 +218,7 @@ async def test_forgot_is_throttled_per_email_alike_for_unknown_ones(
     email = ANN if exists else "nobody@example.com"
     if exists:
         await register(web.client(), ANN)
+        smtp.messages.clear()  # the sign-up's verification mail
     # Three a hour per address (the default), each asked from another client address.
     for n in range(3):
         client = web.client(address=(f"10.1.0.{n}", 1))
@@ -358,6 +362,7 @@ async def test_mail_server_down_is_unavailable_and_changes_nothing(
 ) -> None:
     browser = web.client()
     await register(browser, ANN)
+    smtp.messages.clear()  # the sign-up's verification mail
     smtp.stop()
     assert error_code(await post_form(browser, VERIFY_REQUEST, {})) == "unavailable"
     # forgot-password mails after answering: the same answer as for unknown emails.
@@ -431,9 +436,57 @@ async def test_change_password_guesses_are_throttled(web: WebApp) -> None:
 
 async def test_account_routes_refuse_cross_site_posts(web: WebApp, smtp: SMTPServer) -> None:
     await register(web.client(), ANN)
-    for path in (FORGOT, RESET, VERIFY_REQUEST, CHANGE, VERIFY):
+    smtp.messages.clear()  # the sign-up's verification mail
+    for path in (FORGOT, RESET, VERIFY_REQUEST, CHANGE, VERIFY, DELETE):
         response = await post_form(
             web.client(), path, {"email": ANN}, headers={"Origin": "http://evil.example"}
         )
         assert response.status_code == 403, path
     assert smtp.messages == []
+
+
+# Registration and deletion -------------------------------------------------------------
+
+
+async def test_registration_mails_the_first_verification_link(
+    web: WebApp, smtp: SMTPServer
+) -> None:
+    await register(web.client(), ANN)
+    message = smtp.last_to(ANN)
+    assert message["Subject"].startswith("Confirm your email address")
+    done = await web.client().get(f"{VERIFY}?token={token_of(link_in(message))}")
+    assert location(done) == "/verify_email?verified=1"
+    user = await web.user(ANN)
+    assert user is not None
+    assert user.claims["email_verified"] is True
+
+
+async def test_delete_account_removes_everything_and_signs_out_everywhere(
+    web: WebApp, smtp: SMTPServer
+) -> None:
+    laptop, phone = web.client(), web.client(address=("10.0.0.2", 1))
+    await register(laptop, ANN)
+    await login(phone, ANN)
+    await register(web.client(), "bob@example.com")
+    wrong = await post_form(laptop, DELETE, {"password": "not my password"})
+    assert error_code(wrong) == "wrong_password"
+    assert await web.user(ANN) is not None
+
+    response = await post_form(laptop, DELETE, {"password": PASSWORD, "next": "/register"})
+    assert location(response) == "/register"
+    assert_cookie_cleared(response)
+    assert await web.user(ANN) is None
+    assert await web.user_count() == 1
+    assert await signed_in_as(phone) is None
+    assert error_code(await login(web.client(), ANN)) == "invalid"
+    assert smtp.last_to(ANN)["Subject"].endswith("account was deleted")
+    # The address is free again.
+    assert location(await register(web.client(), ANN)) == "/"
+
+
+async def test_delete_account_needs_a_session_and_the_password(web: WebApp) -> None:
+    assert error_code(await post_form(web.client(), DELETE, {"password": PASSWORD})) == "invalid"
+    browser = web.client()
+    await register(browser, ANN)
+    assert error_code(await post_form(browser, DELETE, {})) == "missing"
+    assert await signed_in_as(browser) == ANN

@@ -85,6 +85,8 @@ class AccountRoutes:
                 BASE_URL_ENV,
             )
 
+        self.local.on_registered = self._registered
+
     def routes(self) -> list[Route]:
         """The account routes, mounted under ``{prefix}/local/``."""
         base = self.local._base()
@@ -96,6 +98,7 @@ class AccountRoutes:
             "verify-email/request": form(self.request_verification, opts.account_page),
             "verify-email": self.verify_email,
             "change-password": form(self.change_password, opts.account_page),
+            "delete-account": form(self.delete_account, opts.account_page),
         }
         return [Route(f"{base}/{name}", fn, methods=_ALL_METHODS) for name, fn in endpoints.items()]
 
@@ -250,10 +253,70 @@ class AccountRoutes:
             await admission.succeeded()
         await self._end_everywhere(user.user_id)
         response = await self.local._sign_in(request, user.user_id, {**fields, "email": user.email})
-        if self.mailer is not None and (self.base_url or dev_mode()):
-            notice = self._message("password_changed", user, self.base_url, "/", "", 0)
-            response.background = BackgroundTask(_send_quietly, self.mailer, notice)
+        self._notify(response, "password_changed", user)
         return response
+
+    # Delete account ---------------------------------------------------------------
+
+    async def delete_account(self, request: Request, fields: dict[str, str]) -> Response:
+        """``POST delete-account`` (signed in; ``password``): remove the user for good.
+
+        The user, their password, links and sessions go in one store transaction;
+        their live tabs drop through the channel and this browser's cookie is cleared.
+        """
+        user = await self._signed_in_user(request)
+        password = fields.get("password", "")
+        if not password:
+            raise MissingFieldError("password is required")
+        await self._check_password(request, user, password)
+        sessions = self.local.state.sessions
+        try:
+            await self.local.state.store.delete_user(user.user_id)
+        finally:
+            sessions.forget_user(user.user_id)
+        await self.local.state.channel.revoke(principal_user_id(user.user_id))
+        response = RedirectResponse(self.local._next(fields), 303, headers=_NO_STORE)
+        response.headers.append("set-cookie", sessions.clear_cookie_header(https=_https(request)))
+        self._notify(response, "account_deleted", user)
+        return response
+
+    async def _check_password(self, request: Request, user: UserRecord, password: str) -> None:
+        # The session alone is not enough for a destructive change: a stolen
+        # session (an unlocked laptop) must not delete the account. Counted per user.
+        admission = Admission(self.local.guard.throttle)
+        async with admission.refund_if_undecided():
+            await self._count(
+                admission,
+                f"password:user:{_digest(user.user_id)}",
+                self.options.password_checks_per_user,
+            )
+            principal = await self.local.idp.verify_credentials(email=user.email, password=password)
+            if principal is None or plain_user_id(principal.user_id) != user.user_id:
+                raise WrongPasswordError("the password is wrong")
+
+    # Registration -----------------------------------------------------------------
+
+    async def _registered(self, request: Request, user_id: str, response: Response) -> None:
+        """Mail the first verification link after a sign-up, when mail is set up.
+
+        Sent after the answer and never failing it: the account exists either way,
+        and the user can ask again from their account page.
+        """
+        try:
+            base = self._link_base(request)
+            mailer = self._mailer()
+        except MailUnavailableError:
+            return
+        user = await self.local.state.store.get_user(user_id)
+        if user is None:
+            return
+        token = self.links.issue(
+            VERIFY, user.user_id, state=_verify_state(user), ttl=self.options.verify_ttl
+        )
+        message = self._message(
+            "verify_email", user, base, self.options.verify_page, token, self.options.verify_ttl
+        )
+        response.background = BackgroundTask(_send_quietly, mailer, message)
 
     # Helpers ---------------------------------------------------------------------
 
@@ -275,6 +338,12 @@ class AccountRoutes:
     @staticmethod
     async def _count(admission: Admission, key: str, rate: RateLimit) -> None:
         await admission.count(key, rate, refund_on_success=False)
+
+    def _notify(self, response: Response, kind: str, user: UserRecord) -> None:
+        """Mail a notice (no link) to the user's address after the response, if mail is on."""
+        if self.mailer is not None:
+            notice = self._message(kind, user, self.base_url, "/", "", 0)
+            response.background = BackgroundTask(_send_quietly, self.mailer, notice)
 
     def _mailer(self) -> Mailer:
         if self.mailer is None:
@@ -328,6 +397,10 @@ def _is_loopback(host: str) -> bool:
         return ipaddress.ip_address(name).is_loopback
     except ValueError:
         return False
+
+
+def _https(request: Request) -> bool:
+    return request.url.scheme in ("https", "wss")
 
 
 def _redirect(target: str) -> Response:

@@ -75,6 +75,9 @@ class LocalRoutes:
     token_ttl: int = 600
     registration_claims: RegistrationClaims | None = None
     throttle_policy: ThrottlePolicy | None = None
+    #: Called with the request, the new user id and the response after a sign-up
+    #: (the account routes use it to mail the first verification link).
+    on_registered: Callable[[Request, str, Response], Awaitable[None]] | None = None
     guard: SignInGuard = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -183,7 +186,10 @@ class LocalRoutes:
         user_id = await self.idp.create_user(
             email=email, password=password, name=fields.get("name", ""), claims=dict(claims)
         )
-        return await self._sign_in(request, user_id, fields)
+        response = await self._sign_in(request, user_id, fields)
+        if self.on_registered is not None:
+            await self.on_registered(request, user_id, response)
+        return response
 
     async def login(self, request: Request, fields: dict[str, str]) -> Response:
         """``POST {prefix}/local/login``: check the password, sign in, go to ``next``."""

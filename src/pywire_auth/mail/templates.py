@@ -70,4 +70,9 @@ DEFAULT_TEMPLATES: Mapping[str, MailTemplate] = {
         html="<p>The password of $email on $site was just changed, and every other "
         "session was signed out.</p><p>If this was not you, reset your password now.</p>",
     ),
+    "account_deleted": MailTemplate(
+        subject="Your $site account was deleted",
+        text="The account of $email on $site was deleted, with everything stored about it.\n",
+        html="<p>The account of $email on $site was deleted, with everything stored about it.</p>",
+    ),
 }
