@@ -490,3 +490,17 @@ async def test_delete_account_needs_a_session_and_the_password(web: WebApp) -> N
     await register(browser, ANN)
     assert error_code(await post_form(browser, DELETE, {})) == "missing"
     assert await signed_in_as(browser) == ANN
+
+
+async def test_example_pages_render(web: WebApp) -> None:
+    browser = web.client()
+    await register(browser, ANN)
+    account = await browser.get("/account")
+    assert account.status_code == 200
+    for action in (VERIFY_REQUEST, CHANGE, DELETE):
+        assert f'action="{action}"' in account.text
+    forgot_page = await web.client().get("/forgot_password?sent=1")
+    assert forgot_page.status_code == 200
+    assert 'id="sent"' in forgot_page.text
+    assert f'action="{FORGOT}"' in forgot_page.text
+    assert (await web.client().get("/account")).status_code == 303  # signed out: to log in
