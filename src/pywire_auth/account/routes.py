@@ -1,4 +1,4 @@
-"""The account routes: forgot and reset password, verify email, change password.
+"""The account routes: forgot and reset password, verify email, change password, delete.
 
 Mounted by ``connect_auth`` beside the local IdP's routes under
 ``{prefix}/local/``, and built on their plumbing (``LocalRoutes``): the same CSRF
