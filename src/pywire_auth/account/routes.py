@@ -3,23 +3,18 @@
 Mounted by ``connect_auth`` beside the local IdP's routes under
 ``{prefix}/local/``, and built on their plumbing (``LocalRoutes``): the same CSRF
 check, size-capped forms, same-site ``next``/``error_next`` redirects and
-``?error=`` vocabulary. Links in mail are absolute URLs built from the configured
-public base URL, never from the request's ``Host`` header, which the client
-controls (host-header poisoning would mail the victim a link to the attacker's
-site, carrying a live reset token).
+``?error=`` vocabulary. What they mail, and where its links point, is
+``account/mailing.py``; the tokens in the links are ``account/links.py``.
 """
 
 from __future__ import annotations
 
-import ipaddress
+import hashlib
 import logging
-import os
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlencode, urlsplit
 
 from pywire.auth import ANONYMOUS, ClaimsPrincipal
-from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
@@ -27,7 +22,8 @@ from starlette.routing import Route
 from pywire_auth._forms import BadBody, read_form
 from pywire_auth._http import add_query_param, is_cross_site, safe_local_path
 from pywire_auth.account.links import LinkTokens
-from pywire_auth.account.options import BASE_URL_ENV, AccountOptions, check_base_url
+from pywire_auth.account.mailing import AccountMail
+from pywire_auth.account.options import AccountOptions
 from pywire_auth.actions import AuthActions
 from pywire_auth.exceptions import (
     AuthError,
@@ -41,9 +37,6 @@ from pywire_auth.local.guard import Admission, account_of
 from pywire_auth.local.normalize import email_lookup_forms
 from pywire_auth.local.principal import plain_user_id, principal_user_id
 from pywire_auth.local.routes import ERROR_CODES, LocalRoutes
-from pywire_auth.mail.config import dev_mode
-from pywire_auth.mail.message import MailMessage
-from pywire_auth.mail.templates import DEFAULT_TEMPLATES, MailTemplate
 from pywire_auth.protocols import Mailer
 from pywire_auth.throttles.policy import RateLimit
 from pywire_auth.types import LOCAL_PROVIDER, UserRecord
@@ -66,25 +59,11 @@ class AccountRoutes:
     options: AccountOptions = field(default_factory=AccountOptions)
     base_url: str = ""
     links: LinkTokens = field(init=False, repr=False)
-    templates: dict[str, MailTemplate] = field(init=False, repr=False)
+    mail: AccountMail = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        url = self.base_url or os.environ.get(BASE_URL_ENV, "")
-        self.base_url = check_base_url(url) if url else ""
         self.links = LinkTokens(self.local.state.sessions.derive_key("account-link"))
-        self.templates = {**DEFAULT_TEMPLATES, **self.options.templates}
-        # Said once, at start-up, so a missing setting is found before a user needs it.
-        if self.mailer is None:
-            logger.warning(
-                "no mailer: password-reset and verification mail answer 'unavailable' "
-                "(set PYWIRE_AUTH_SMTP_URL and PYWIRE_AUTH_MAIL_FROM)"
-            )
-        if not self.base_url and not dev_mode():
-            logger.warning(
-                "no %s: mailed links cannot be built and those routes answer 'unavailable'",
-                BASE_URL_ENV,
-            )
-
+        self.mail = AccountMail(self.mailer, self.options, self.base_url)
         self.local.on_registered = self._registered
 
     def routes(self) -> list[Route]:
@@ -115,8 +94,8 @@ class AccountRoutes:
         if not email.strip():
             raise MissingFieldError("email is required")
         addresses = email_lookup_forms(email)  # invalid_email, whoever asks
-        base = self._link_base(request)  # unavailable for every address alike
-        mailer = self._mailer()
+        base = self.mail.link_base(request)  # unavailable for every address alike
+        mailer = self.mail.require_mailer()
         admission = Admission(self.local.guard.throttle)
         async with admission.refund_if_undecided():
             await self._count(
@@ -140,10 +119,10 @@ class AccountRoutes:
             token = self.links.issue(
                 RESET, user.user_id, state=login.pw_hash, ttl=self.options.reset_ttl
             )
-            message = self._message(
+            message = self.mail.message(
                 "reset_password", user, base, self.options.reset_page, token, self.options.reset_ttl
             )
-            response.background = BackgroundTask(_send_quietly, mailer, message)
+            self.mail.send_after(response, mailer, message)
         return response
 
     async def reset_password(self, request: Request, fields: dict[str, str]) -> Response:
@@ -173,8 +152,8 @@ class AccountRoutes:
     async def request_verification(self, request: Request, fields: dict[str, str]) -> Response:
         """``POST verify-email/request`` (signed in): mail a link that confirms the address."""
         user = await self._signed_in_user(request)
-        base = self._link_base(request)
-        mailer = self._mailer()
+        base = self.mail.link_base(request)
+        mailer = self.mail.require_mailer()
         if user.claims.get("email_verified") is True:
             return RedirectResponse(self.local._next(fields), 303, headers=_NO_STORE)
         admission = Admission(self.local.guard.throttle)
@@ -187,7 +166,7 @@ class AccountRoutes:
             token = self.links.issue(
                 VERIFY, user.user_id, state=_verify_state(user), ttl=self.options.verify_ttl
             )
-            message = self._message(
+            message = self.mail.message(
                 "verify_email", user, base, self.options.verify_page, token, self.options.verify_ttl
             )
             try:
@@ -253,7 +232,7 @@ class AccountRoutes:
             await admission.succeeded()
         await self._end_everywhere(user.user_id)
         response = await self.local._sign_in(request, user.user_id, {**fields, "email": user.email})
-        self._notify(response, "password_changed", user)
+        self.mail.notify(response, "password_changed", user)
         return response
 
     # Delete account ---------------------------------------------------------------
@@ -277,7 +256,7 @@ class AccountRoutes:
         await self.local.state.channel.revoke(principal_user_id(user.user_id))
         response = RedirectResponse(self.local._next(fields), 303, headers=_NO_STORE)
         response.headers.append("set-cookie", sessions.clear_cookie_header(https=_https(request)))
-        self._notify(response, "account_deleted", user)
+        self.mail.notify(response, "account_deleted", user)
         return response
 
     async def _check_password(self, request: Request, user: UserRecord, password: str) -> None:
@@ -303,8 +282,8 @@ class AccountRoutes:
         and the user can ask again from their account page.
         """
         try:
-            base = self._link_base(request)
-            mailer = self._mailer()
+            base = self.mail.link_base(request)
+            mailer = self.mail.require_mailer()
         except MailUnavailableError:
             return
         user = await self.local.state.store.get_user(user_id)
@@ -313,10 +292,10 @@ class AccountRoutes:
         token = self.links.issue(
             VERIFY, user.user_id, state=_verify_state(user), ttl=self.options.verify_ttl
         )
-        message = self._message(
+        message = self.mail.message(
             "verify_email", user, base, self.options.verify_page, token, self.options.verify_ttl
         )
-        response.background = BackgroundTask(_send_quietly, mailer, message)
+        self.mail.send_after(response, mailer, message)
 
     # Helpers ---------------------------------------------------------------------
 
@@ -339,64 +318,14 @@ class AccountRoutes:
     async def _count(admission: Admission, key: str, rate: RateLimit) -> None:
         await admission.count(key, rate, refund_on_success=False)
 
-    def _notify(self, response: Response, kind: str, user: UserRecord) -> None:
-        """Mail a notice (no link) to the user's address after the response, if mail is on."""
-        if self.mailer is not None:
-            notice = self._message(kind, user, self.base_url, "/", "", 0)
-            response.background = BackgroundTask(_send_quietly, self.mailer, notice)
-
-    def _mailer(self) -> Mailer:
-        if self.mailer is None:
-            raise MailUnavailableError("no mailer is configured")
-        return self.mailer
-
-    def _link_base(self, request: Request) -> str:
-        """The site's public base URL: configured, or (``pywire dev`` only) loopback."""
-        if self.base_url:
-            return self.base_url
-        host = request.headers.get("host", "")
-        # Under `pywire dev` a loopback Host is harmless: a poisoned one could only
-        # point the link at the victim's own machine.
-        if dev_mode() and _is_loopback(host):
-            return f"{request.url.scheme}://{host}"
-        raise MailUnavailableError(f"set {BASE_URL_ENV} so mailed links can be built")
-
-    def _message(
-        self, kind: str, user: UserRecord, base: str, page: str, token: str, ttl: int
-    ) -> MailMessage:
-        link = f"{base}{page}?{urlencode({'token': token})}" if token else base + page
-        site = self.options.site_name or urlsplit(base).hostname or "this site"
-        values = {"link": link, "email": user.email, "site": site, "minutes": str(ttl // 60)}
-        return self.templates[kind].render(user.email, values)
-
-
-async def _send_quietly(mailer: Mailer, message: MailMessage) -> None:
-    # After the response: an outage cannot change an answer that must not differ
-    # between existing and unknown accounts. Logged without address or link.
-    try:
-        await mailer.send(message)
-    except MailUnavailableError as exc:
-        logger.warning("account mail not sent: %s", exc)
-
 
 def _verify_state(user: UserRecord) -> str:
     return f"{user.email}\x00{user.claims.get('email_verified') is True}"
 
 
 def _digest(value: str) -> str:
-    import hashlib
-
+    # Throttle keys never carry an email or id in the clear (Redis and logs see them).
     return hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()[:32]
-
-
-def _is_loopback(host: str) -> bool:
-    name = (urlsplit("//" + host).hostname or "") if host else ""
-    if name == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(name).is_loopback
-    except ValueError:
-        return False
 
 
 def _https(request: Request) -> bool:
