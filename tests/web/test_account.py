@@ -328,6 +328,10 @@ async def test_verify_email_by_get(web: WebApp, smtp: SMTPServer) -> None:
     browser = web.client()
     await register(browser, ANN)
     value = token_of(await verification_link(browser, smtp))
+    assert (await web.client().head(f"{VERIFY}?token={value}")).status_code == 405
+    user = await web.user(ANN)
+    assert user is not None
+    assert "email_verified" not in user.claims
     done = await web.client().get(f"{VERIFY}?token={value}")
     assert location(done) == "/verify_email?verified=1"
     user = await web.user(ANN)

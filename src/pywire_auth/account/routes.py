@@ -191,7 +191,8 @@ class AccountRoutes:
                 fields = await read_form(request)
             except BadBody:
                 return _redirect(add_query_param(page, "error", "invalid"))
-        elif request.method in ("GET", "HEAD"):
+        elif request.method == "GET":
+            # Not HEAD: a link checker's HEAD request must not use the link up.
             fields = dict(request.query_params)
         else:
             return PlainTextResponse("Method Not Allowed", 405, headers={"Allow": "GET, POST"})
