@@ -104,6 +104,26 @@ class AuthStore(Protocol):
         """Replace the given fields (``None`` leaves one as is); return the new record."""
         ...
 
+    async def change_email(
+        self,
+        user_id: str,
+        email: str,
+        *,
+        expected: str,
+        remove: Sequence[tuple[str, str]] = (),
+        add: Sequence[ProviderLink] = (),
+    ) -> bool:
+        """Set the user's ``email`` if it still is ``expected``, in one transaction with
+        deleting the user's links named in ``remove`` (``(provider, subject)`` pairs)
+        and adding the links ``add``.
+
+        Returns ``False`` (nothing changed) when the user is missing or their email
+        is no longer ``expected``. Raises
+        :class:`~pywire_auth.exceptions.UserExistsError` when a link in ``add`` is
+        taken; then nothing changes either.
+        """
+        ...
+
     async def add_link(self, link: ProviderLink) -> None:
         """Tie another identity to an existing user.
 
