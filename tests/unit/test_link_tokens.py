@@ -85,6 +85,22 @@ def test_expiry_is_said_only_of_genuine_tokens() -> None:
     assert type(forged.value) is LinkTokenError
 
 
+def test_carried_data_is_covered_by_the_mac() -> None:
+    tokens = LinkTokens(KEY)
+    token = tokens.issue("change_email", "user-1", state="s", ttl=60, data="new@example.com")
+    parsed = tokens.parse(token)
+    assert parsed.data == "new@example.com"
+    tokens.verify("change_email", parsed, "s")
+    user, _data, expiry, mac = token.split(".")
+    other = tokens.issue("change_email", "user-1", state="s", ttl=60, data="evil@example.com")
+    swapped = ".".join([user, other.split(".")[1], expiry, mac])
+    with pytest.raises(LinkTokenError):
+        check(tokens, swapped, "s", purpose="change_email")
+    # Dropping the data segment does not turn it into a data-less token either.
+    with pytest.raises(LinkTokenError):
+        check(tokens, f"{user}.{expiry}.{mac}", "s", purpose="change_email")
+
+
 @pytest.mark.parametrize(
     "token",
     ["", "a.b", "a.1.b.c", "dXNlcg.x.AAAA", "!!.1.AAAA", "dXNlcg.1.!!", "x" * 600, "AA.1.AAAA"],

@@ -46,6 +46,7 @@ VERIFY_REQUEST = "/auth/local/verify-email/request"
 VERIFY = "/auth/local/verify-email"
 CHANGE = "/auth/local/change-password"
 DELETE = "/auth/local/delete-account"
+CHANGE_EMAIL = "/auth/local/change-email"
 NEW_PASSWORD = "a brand new passphrase"
 ANN = "ann@example.com"
 
@@ -441,7 +442,7 @@ async def test_change_password_guesses_are_throttled(web: WebApp) -> None:
 async def test_account_routes_refuse_cross_site_posts(web: WebApp, smtp: SMTPServer) -> None:
     await register(web.client(), ANN)
     smtp.messages.clear()  # the sign-up's verification mail
-    for path in (FORGOT, RESET, VERIFY_REQUEST, CHANGE, VERIFY, DELETE):
+    for path in (FORGOT, RESET, VERIFY_REQUEST, CHANGE, VERIFY, DELETE, CHANGE_EMAIL):
         response = await post_form(
             web.client(), path, {"email": ANN}, headers={"Origin": "http://evil.example"}
         )
@@ -501,10 +502,91 @@ async def test_example_pages_render(web: WebApp) -> None:
     await register(browser, ANN)
     account = await browser.get("/account")
     assert account.status_code == 200
-    for action in (VERIFY_REQUEST, CHANGE, DELETE):
+    for action in (VERIFY_REQUEST, CHANGE, DELETE, CHANGE_EMAIL):
         assert f'action="{action}"' in account.text
     forgot_page = await web.client().get("/forgot_password?sent=1")
     assert forgot_page.status_code == 200
     assert 'id="sent"' in forgot_page.text
     assert f'action="{FORGOT}"' in forgot_page.text
     assert (await web.client().get("/account")).status_code == 303  # signed out: to log in
+
+
+# Change email ----------------------------------------------------------------------------
+
+NEW_EMAIL = "ann@new.example"
+
+
+async def ask_change(
+    browser: httpx.AsyncClient, email: str = NEW_EMAIL, **fields: str
+) -> httpx.Response:
+    data = {"password": PASSWORD, "email": email, "next": "/account", **fields}
+    return await post_form(browser, CHANGE_EMAIL, data)
+
+
+async def test_change_email_by_a_link_to_the_new_address(web: WebApp, smtp: SMTPServer) -> None:
+    laptop = web.client()
+    await register(laptop, ANN)
+    old_verification = token_of(link_in(smtp.last_to(ANN)))  # mailed at sign-up
+    assert location(await ask_change(laptop)) == "/account"
+    message = smtp.last_to(NEW_EMAIL)
+    assert message["Subject"].startswith("Confirm your new email address")
+    link = link_in(message)
+    assert link.startswith(f"{BASE}/verify_email?token=")
+    # Nothing changes until the link is used.
+    user = await web.user(ANN)
+    assert user is not None
+    assert await web.user(NEW_EMAIL) is None
+
+    done = await post_form(web.client(), VERIFY, {"token": token_of(link)})
+    assert location(done) == "/verify_email?verified=1"
+    moved = await web.user(NEW_EMAIL)
+    assert moved is not None
+    assert moved.user_id == user.user_id
+    assert moved.claims["email_verified"] is True
+    assert await web.user(ANN) is None
+    assert location(await login(web.client(), NEW_EMAIL)) == "/"
+    assert error_code(await login(web.client(), ANN)) == "invalid"
+    # The signed-in browser sees its new address at once; the old one got a notice.
+    assert (await token(laptop)).json()["decoded"]["email"] == NEW_EMAIL
+    assert smtp.last_to(ANN)["Subject"].endswith("email address was changed")
+    # The link worked once, and links for the old address are dead.
+    again = await post_form(web.client(), VERIFY, {"token": token_of(link)})
+    assert location(again) == "/verify_email?error=token_invalid"
+    stale = await web.client().get(f"{VERIFY}?token={old_verification}")
+    assert location(stale) == "/verify_email?error=token_invalid"
+
+
+async def test_change_email_needs_the_password(web: WebApp, smtp: SMTPServer) -> None:
+    browser = web.client()
+    await register(browser, ANN)
+    smtp.messages.clear()
+    assert error_code(await ask_change(browser, password="not my password")) == "wrong_password"
+    assert error_code(await ask_change(web.client())) == "invalid"  # not signed in
+    assert smtp.messages == []
+
+
+async def test_change_email_refuses_taken_and_bad_addresses(web: WebApp, smtp: SMTPServer) -> None:
+    browser = web.client()
+    await register(browser, ANN)
+    await register(web.client(), "bob@example.com")
+    smtp.messages.clear()
+    assert error_code(await ask_change(browser, "BOB@example.com")) == "exists"
+    assert error_code(await ask_change(browser, "not an address")) == "invalid_email"
+    assert error_code(await ask_change(browser, ANN)) == "invalid"
+    assert smtp.messages == []
+
+
+async def test_an_address_taken_before_the_link_is_used_changes_nothing(
+    web: WebApp, smtp: SMTPServer
+) -> None:
+    browser = web.client()
+    await register(browser, ANN)
+    assert location(await ask_change(browser)) == "/account"
+    value = token_of(link_in(smtp.last_to(NEW_EMAIL)))
+    await register(web.client(), NEW_EMAIL)
+    response = await post_form(web.client(), VERIFY, {"token": value})
+    assert location(response) == "/verify_email?error=exists"
+    user = await web.user(ANN)
+    assert user is not None
+    assert "email_verified" not in user.claims
+    assert location(await login(web.client(), ANN)) == "/"

@@ -1,8 +1,10 @@
 """The tokens in mailed links: stateless, single-use, expiring, bound to one account.
 
-A token is ``<user id>.<expiry>.<mac>`` (base64url where needed), where the MAC is
-an HMAC-SHA256, under a key derived from the session secret, over the purpose,
-the user id, the expiry and a *fingerprint of the account's current state*:
+A token is ``<user id>.<expiry>.<mac>``, or ``<user id>.<data>.<expiry>.<mac>`` when
+it carries a value (the new address of an email change), base64url where needed.
+The MAC is an HMAC-SHA256, under a key derived from the session secret, over the
+purpose, the user id, the data, the expiry and a *fingerprint of the account's
+current state*:
 
 * reset links: the current password hash. Using the link changes the hash, so
   the link works once; any other password change kills every outstanding link.
@@ -40,6 +42,8 @@ class LinkToken:
     user_id: str
     expires_at: int
     mac: bytes
+    #: The value the token carries (``""`` for none), covered by the MAC.
+    data: str = ""
 
 
 class LinkTokens:
@@ -59,11 +63,12 @@ class LinkTokens:
         self._key = key
         self._clock = clock
 
-    def issue(self, purpose: str, user_id: str, *, state: str, ttl: int) -> str:
+    def issue(self, purpose: str, user_id: str, *, state: str, ttl: int, data: str = "") -> str:
         """A token for ``purpose`` that is good for ``ttl`` seconds while ``state`` holds."""
         expires_at = int(self._clock()) + ttl
-        mac = self._mac(purpose, user_id, expires_at, state)
-        return f"{_b64(user_id.encode())}.{expires_at}.{_b64(mac)}"
+        mac = self._mac(purpose, user_id, data, expires_at, state)
+        carried = f"{_b64(data.encode())}." if data else ""
+        return f"{_b64(user_id.encode())}.{carried}{expires_at}.{_b64(mac)}"
 
     @staticmethod
     def parse(token: str) -> LinkToken:
@@ -71,16 +76,17 @@ class LinkTokens:
         if not token or len(token) > _MAX_TOKEN_CHARS:
             raise LinkTokenError("this link is invalid or was already used")
         parts = token.split(".")
-        if len(parts) != 3 or not parts[1].isdigit():
+        if len(parts) not in (3, 4) or not parts[-2].isdigit():
             raise LinkTokenError("this link is invalid or was already used")
         try:
             user_id = _unb64(parts[0]).decode("utf-8")
-            mac = _unb64(parts[2])
+            data = _unb64(parts[1]).decode("utf-8") if len(parts) == 4 else ""
+            mac = _unb64(parts[-1])
         except (binascii.Error, ValueError) as exc:
             raise LinkTokenError("this link is invalid or was already used") from exc
-        if "\x00" in user_id:  # the MAC's field separator
+        if "\x00" in user_id or "\x00" in data:  # the MAC's field separator
             raise LinkTokenError("this link is invalid or was already used")
-        return LinkToken(user_id, int(parts[1]), mac)
+        return LinkToken(user_id, int(parts[-2]), mac, data)
 
     def verify(self, purpose: str, token: LinkToken, state: str | None) -> None:
         """Check a parsed token against the account's current ``state``.
@@ -89,7 +95,7 @@ class LinkTokens:
         Raises :class:`LinkTokenError`, or :class:`LinkExpiredError` for a genuine
         token past its expiry.
         """
-        expected = self._mac(purpose, token.user_id, token.expires_at, state or "")
+        expected = self._mac(purpose, token.user_id, token.data, token.expires_at, state or "")
         # compare_digest: a byte-by-byte compare would leak the MAC through timing.
         if state is None or not hmac.compare_digest(expected, token.mac):
             raise LinkTokenError("this link is invalid or was already used")
@@ -102,11 +108,11 @@ class LinkTokens:
         self.verify(purpose, parsed, state_of(parsed.user_id))
         return parsed.user_id
 
-    def _mac(self, purpose: str, user_id: str, expires_at: int, state: str) -> bytes:
+    def _mac(self, purpose: str, user_id: str, data: str, expires_at: int, state: str) -> bytes:
         # NUL separators: no field may contain one, so no two inputs collide.
         # The state goes in as its digest, so a long hash costs nothing extra.
         fingerprint = hashlib.sha256(state.encode("utf-8", "surrogatepass")).hexdigest()
-        message = "\x00".join([purpose, user_id, str(expires_at), fingerprint])
+        message = "\x00".join([purpose, user_id, data, str(expires_at), fingerprint])
         return hmac.digest(self._key, message.encode("utf-8", "surrogatepass"), "sha256")
 
 

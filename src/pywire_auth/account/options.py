@@ -29,7 +29,8 @@ class AccountOptions:
     (with ``?token=...``); ``forgot_page`` and ``account_page`` are where their
     forms' errors go without ``error_next``. ``reset_ttl`` and ``verify_ttl`` are
     link lifetimes in seconds. ``templates`` replace built-in messages by kind
-    (``reset_password``, ``verify_email``, ``password_changed``, ``account_deleted``);
+    (``reset_password``, ``verify_email``, ``change_email``, ``email_changed``,
+    ``password_changed``, ``account_deleted``);
     ``site_name``
     fills ``$site`` (default: the base URL's host).
 

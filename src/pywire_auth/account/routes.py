@@ -1,4 +1,4 @@
-"""The account routes: forgot and reset password, verify email, change password, delete.
+"""The account routes: reset and change password, verify and change email, delete.
 
 Mounted by ``connect_auth`` beside the local IdP's routes under
 ``{prefix}/local/``, and built on their plumbing (``LocalRoutes``): the same CSRF
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from pywire.auth import ANONYMOUS, ClaimsPrincipal
@@ -21,6 +21,7 @@ from starlette.routing import Route
 
 from pywire_auth._forms import BadBody, read_form
 from pywire_auth._http import add_query_param, is_cross_site, safe_local_path
+from pywire_auth.account import email_change
 from pywire_auth.account.links import LinkTokens
 from pywire_auth.account.mailing import AccountMail
 from pywire_auth.account.options import AccountOptions
@@ -78,6 +79,7 @@ class AccountRoutes:
             "verify-email": self.verify_email,
             "change-password": form(self.change_password, opts.account_page),
             "delete-account": form(self.delete_account, opts.account_page),
+            "change-email": form(self.change_email, opts.account_page),
         }
         return [Route(f"{base}/{name}", fn, methods=_ALL_METHODS) for name, fn in endpoints.items()]
 
@@ -199,8 +201,15 @@ class AccountRoutes:
         done = safe_local_path(fields.get("next")) or add_query_param(page, "verified", "1")
         try:
             parsed = self.links.parse(fields.get("token", ""))
-            user = await self.local.state.store.get_user(parsed.user_id)
-            self.links.verify(VERIFY, parsed, _verify_state(user) if user else None)
+            store = self.local.state.store
+            user = await store.get_user(parsed.user_id)
+            if parsed.data:  # an email change: the token carries the new address
+                self.links.verify(email_change.PURPOSE, parsed, user.email if user else None)
+                if user is not None:
+                    await email_change.apply_change(store, user, parsed.data)
+            else:
+                self.links.verify(VERIFY, parsed, _verify_state(user) if user else None)
+            # The link reached the (new) address: it is verified. Pushed to live pages.
             await AuthActions(self.local.state).update_claims(
                 parsed.user_id, {"email_verified": True}
             )
@@ -208,7 +217,33 @@ class AccountRoutes:
             # The error page never shows the token: it was only in this request.
             code = exc.code if exc.code in ERROR_CODES else "invalid"
             return _redirect(add_query_param(page, "error", code))
-        return _redirect(done)
+        response = _redirect(done)
+        if parsed.data and user is not None:
+            self.mail.notify(response, "email_changed", user)  # to the old address
+        return response
+
+    # Change email ----------------------------------------------------------------
+
+    async def change_email(self, request: Request, fields: dict[str, str]) -> Response:
+        """``POST change-email`` (signed in; ``password``, ``email``): mail a link to the
+        new address; the address changes only when that link is used."""
+        user = await self._signed_in_user(request)
+        password, email = fields.get("password", ""), fields.get("email", "")
+        if not password or not email.strip():
+            raise MissingFieldError("password and email are required")
+        base = self.mail.link_base(request)
+        mailer = self.mail.require_mailer()
+        await self._check_password(request, user, password)
+        address = await email_change.check_new_address(self.local.state.store, user, email)
+        ttl = self.options.verify_ttl
+        token = self.links.issue(
+            email_change.PURPOSE, user.user_id, state=user.email, ttl=ttl, data=address
+        )
+        recipient = replace(user, email=address)
+        await mailer.send(
+            self.mail.message("change_email", recipient, base, self.options.verify_page, token, ttl)
+        )
+        return RedirectResponse(self.local._next(fields), 303, headers=_NO_STORE)
 
     # Change password -------------------------------------------------------------
 

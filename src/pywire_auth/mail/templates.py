@@ -70,6 +70,21 @@ DEFAULT_TEMPLATES: Mapping[str, MailTemplate] = {
         html="<p>The password of $email on $site was just changed, and every other "
         "session was signed out.</p><p>If this was not you, reset your password now.</p>",
     ),
+    "change_email": MailTemplate(
+        subject="Confirm your new email address for $site",
+        text="Someone asked to use $email as the address of an account on $site.\n\n"
+        "Confirm it here (the link works once, for $minutes minutes):\n\n$link" + _FOOTER_TEXT,
+        html="<p>Someone asked to use $email as the address of an account on $site.</p>"
+        '<p><a href="$link">Confirm the new address</a> (the link works once, for '
+        "$minutes minutes).</p>" + _FOOTER_HTML,
+    ),
+    "email_changed": MailTemplate(
+        subject="Your $site email address was changed",
+        text="The account that used $email on $site now uses another address.\n"
+        "If this was not you, contact us at once.\n",
+        html="<p>The account that used $email on $site now uses another address.</p>"
+        "<p>If this was not you, contact us at once.</p>",
+    ),
     "account_deleted": MailTemplate(
         subject="Your $site account was deleted",
         text="The account of $email on $site was deleted, with everything stored about it.\n",
