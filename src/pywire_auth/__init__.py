@@ -20,6 +20,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from pywire_auth.account.options import AccountOptions
 from pywire_auth.actions import AuthActions
 from pywire_auth.audit import AUDIT_LOGGER
 from pywire_auth.channels.fanout import FanoutChannel
@@ -29,8 +30,11 @@ from pywire_auth.exceptions import (
     ConfigurationError,
     InvalidEmailError,
     InvalidInputError,
+    LinkExpiredError,
     LinkRequiredError,
+    LinkTokenError,
     LoginCancelledError,
+    MailUnavailableError,
     MissingFieldError,
     ProviderError,
     ProviderUnavailableError,
@@ -40,6 +44,7 @@ from pywire_auth.exceptions import (
     UserExistsError,
     UserNotFoundError,
     WeakPasswordError,
+    WrongPasswordError,
 )
 from pywire_auth.integration import connect_auth
 from pywire_auth.local.hashing import Argon2Hasher
@@ -47,10 +52,12 @@ from pywire_auth.local.idp import LocalIdP
 from pywire_auth.local.normalize import normalize_email
 from pywire_auth.local.passwords import PasswordPolicy
 from pywire_auth.local.routes import ERROR_CODES
+from pywire_auth.mail import ConsoleMailer, MailMessage, MailTemplate, SMTPMailer
 from pywire_auth.middleware import AuthMiddleware
 from pywire_auth.protocols import (
     AuthStore,
     EventLog,
+    Mailer,
     Notifier,
     PasswordHasher,
     SessionStore,
@@ -81,6 +88,7 @@ __all__ = [
     "AUDIT_LOGGER",
     "ERROR_CODES",
     "LOCAL_PROVIDER",
+    "AccountOptions",
     "Argon2Hasher",
     "AuthActions",
     "AuthError",
@@ -88,15 +96,22 @@ __all__ = [
     "AuthStore",
     "ClientAddress",
     "ConfigurationError",
+    "ConsoleMailer",
     "EventLog",
     "FallbackSecret",
     "FanoutChannel",
     "InvalidEmailError",
     "InvalidInputError",
+    "LinkExpiredError",
     "LinkRequiredError",
+    "LinkTokenError",
     "LocalIdP",
     "LoginCancelledError",
     "LoginRecord",
+    "MailMessage",
+    "MailTemplate",
+    "MailUnavailableError",
+    "Mailer",
     "MemoryAuthStore",
     "MemoryThrottle",
     "MissingFieldError",
@@ -108,6 +123,7 @@ __all__ = [
     "ProviderUnavailableError",
     "RateLimit",
     "ReservedClaimError",
+    "SMTPMailer",
     "SecurityHeaders",
     "SessionConfig",
     "SessionRecord",
@@ -122,6 +138,7 @@ __all__ = [
     "UserNotFoundError",
     "UserRecord",
     "WeakPasswordError",
+    "WrongPasswordError",
     "connect_auth",
     "normalize_email",
 ]

@@ -10,15 +10,19 @@ codes are part of the public contract and never change once released::
     │   ├── MissingFieldError      "missing"
     │   ├── InvalidEmailError      "invalid_email"
     │   ├── WeakPasswordError      "weak_password"  (.reason says why: "common", ...)
-    │   └── ReservedClaimError     "invalid"        (caller tried to set iss/sub/exp/...)
+    │   ├── ReservedClaimError     "invalid"        (caller tried to set iss/sub/exp/...)
+    │   ├── WrongPasswordError     "wrong_password" (the current password did not match)
+    │   └── LinkTokenError         "token_invalid"  (a mailed link is forged, used or stale)
+    │       └── LinkExpiredError   "token_expired"  (a genuine link past its lifetime)
     ├── UserExistsError            "exists"         (also a ValueError)
     ├── UserNotFoundError          "not_found"      (also a LookupError)
     ├── ThrottledError             "throttled"      (too many attempts / hashing overloaded)
     ├── StoreUnavailableError      "unavailable"    (database down, locked, timed out)
-    └── ProviderError              "provider"       (an OIDC provider's answer failed a check)
-        ├── ProviderUnavailableError "unavailable"  (provider down, slow or answering 5xx)
-        ├── LoginCancelledError    "cancelled"      (the user said no at the provider)
-        └── LinkRequiredError      "link_required"  (email owned by an account: sign in, then link)
+    ├── ProviderError              "provider"       (an OIDC provider's answer failed a check)
+    │   ├── ProviderUnavailableError "unavailable"  (provider down, slow or answering 5xx)
+    │   ├── LoginCancelledError    "cancelled"      (the user said no at the provider)
+    │   └── LinkRequiredError      "link_required"  (email owned by an account: sign in, then link)
+    └── MailUnavailableError       "unavailable"    (no mailer, or the mail server refused)
 
 Lookups that simply find nothing return ``None`` instead of raising.
 """
@@ -30,8 +34,11 @@ __all__ = [
     "ConfigurationError",
     "InvalidEmailError",
     "InvalidInputError",
+    "LinkExpiredError",
     "LinkRequiredError",
+    "LinkTokenError",
     "LoginCancelledError",
+    "MailUnavailableError",
     "MissingFieldError",
     "ProviderError",
     "ProviderUnavailableError",
@@ -41,6 +48,7 @@ __all__ = [
     "UserExistsError",
     "UserNotFoundError",
     "WeakPasswordError",
+    "WrongPasswordError",
 ]
 
 
@@ -109,6 +117,29 @@ class ReservedClaimError(InvalidInputError):
     code = "invalid"
 
 
+class WrongPasswordError(InvalidInputError):
+    """The current password given to confirm an account change was wrong."""
+
+    code = "wrong_password"
+
+
+class LinkTokenError(InvalidInputError):
+    """A mailed link's token is forged, for another purpose, already used or outdated.
+
+    Used and outdated links are one case on purpose: the token is derived from the
+    account's current state, so after a password or email change it simply no
+    longer matches.
+    """
+
+    code = "token_invalid"
+
+
+class LinkExpiredError(LinkTokenError):
+    """A genuine mailed link whose lifetime is over: ask for a new one."""
+
+    code = "token_expired"
+
+
 class UserExistsError(AuthError, ValueError):
     """An account with this identity (for example this email) already exists.
 
@@ -168,3 +199,12 @@ class LinkRequiredError(ProviderError):
     """
 
     code = "link_required"
+
+
+class MailUnavailableError(AuthError):
+    """No mailer is configured, or the mail server could not be reached or refused.
+
+    The route that wanted to send answers ``unavailable`` and changes nothing.
+    """
+
+    code = "unavailable"

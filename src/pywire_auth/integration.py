@@ -14,6 +14,9 @@ from pywire.auth import AuthChannel, PolicyEngine
 from starlette.routing import BaseRoute, Route
 
 from pywire_auth._state import AuthState
+from pywire_auth.account.options import AccountOptions
+from pywire_auth.account.referrer import NoReferrerMiddleware
+from pywire_auth.account.routes import AccountRoutes
 from pywire_auth.actions import AuthActions
 from pywire_auth.channels._default import default_channel
 from pywire_auth.channels.fanout import FanoutChannel
@@ -21,8 +24,9 @@ from pywire_auth.exceptions import ConfigurationError
 from pywire_auth.local.idp import LocalIdP
 from pywire_auth.local.principal import plain_user_id
 from pywire_auth.local.routes import LocalRoutes, RegistrationClaims
+from pywire_auth.mail.config import mailer_from_env
 from pywire_auth.middleware import AuthMiddleware
-from pywire_auth.protocols import AuthStore, EventLog, SessionStore, Throttle
+from pywire_auth.protocols import AuthStore, EventLog, Mailer, SessionStore, Throttle
 from pywire_auth.security_headers import SecurityHeaders, SecurityHeadersMiddleware
 from pywire_auth.session_pruner import SessionPruner
 from pywire_auth.sessions import SessionConfig, SessionManager
@@ -58,6 +62,9 @@ def connect_auth(
     registration_claims: RegistrationClaims | None = None,
     token_ttl: int = 600,
     security_headers: SecurityHeaders | None = None,
+    mailer: Mailer | object | None = _DEFAULT,
+    base_url: str = "",
+    account_options: AccountOptions | None = None,
 ) -> PolicyEngine:
     """Add sign-in sessions, the auth middleware and the local IdP routes to ``app``.
 
@@ -94,6 +101,11 @@ def connect_auth(
       anti-framing headers (``X-Frame-Options: DENY``, ``frame-ancestors 'self'``,
       ``Referrer-Policy: same-origin``, ``nosniff``);
       ``security_headers=SecurityHeaders(paths=..., all_pages=...)`` adds pages.
+    * ``mailer`` sends reset and verification links (default: from
+      ``PYWIRE_AUTH_SMTP_URL``/``PYWIRE_AUTH_MAIL_FROM``, the console under
+      ``pywire dev``); links start with ``base_url`` or ``PYWIRE_AUTH_BASE_URL``;
+      ``account_options`` (an :class:`~pywire_auth.AccountOptions`) sets pages,
+      lifetimes and messages. See docs/account-lifecycle.md.
     """
     if getattr(app, "_pywire_auth_connected", False):
         raise ConfigurationError("connect_auth was already called for this app")
@@ -132,8 +144,9 @@ def connect_auth(
         # this worker's session cache for longer than the channel takes.
         channel.add_listener(lambda event: sessions.forget_user(plain_user_id(event.user_id)))
     routes: list[BaseRoute] = []
+    account_paths: list[str] = []
     if local_idp is not None:
-        routes += LocalRoutes(
+        local_routes = LocalRoutes(
             state=state,
             idp=local_idp,
             prefix=prefix,
@@ -143,7 +156,15 @@ def connect_auth(
             token_ttl=token_ttl,
             registration_claims=registration_claims,
             throttle_policy=throttle_policy,
-        ).routes()
+        )
+        account = AccountRoutes(
+            local_routes,
+            mailer_from_env() if mailer is _DEFAULT else _as_mailer(mailer),
+            account_options or AccountOptions(),
+            base_url,
+        )
+        routes += local_routes.routes() + account.routes()
+        account_paths = [account.options.reset_page, account.options.verify_page]
     if providers:
         # Imported here: providers need httpx (the ``oidc`` extra), the core does not.
         from pywire_auth.providers.routes import ProviderRoutes
@@ -162,9 +183,18 @@ def connect_auth(
     starlette_app.router.routes[0:0] = routes
     # Must happen before the first request: Starlette builds the stack lazily.
     app.add_middleware(AuthMiddleware, state=state)
+    if account_paths:
+        app.add_middleware(
+            NoReferrerMiddleware, paths=account_paths, prefixes=[prefix.rstrip("/") + "/local"]
+        )
     # Pages that take passwords must not be framed by other sites (clickjacking).
     headers_config = (security_headers or SecurityHeaders()).with_paths(
-        [login_page, register_page, *(route.path for route in routes if isinstance(route, Route))]
+        [
+            login_page,
+            register_page,
+            *account_paths,
+            *(route.path for route in routes if isinstance(route, Route)),
+        ]
     )
     if headers_config.headers:
         app.add_middleware(SecurityHeadersMiddleware, config=headers_config)
@@ -200,6 +230,12 @@ def _as_throttle(value: object) -> Throttle | None:
     if value is None or isinstance(value, Throttle):
         return value
     raise ConfigurationError("throttle must be a Throttle or None")
+
+
+def _as_mailer(value: object) -> Mailer | None:
+    if value is None or isinstance(value, Mailer):
+        return value
+    raise ConfigurationError("mailer must be a Mailer or None")
 
 
 def _run_with_lifespan(router: Any, state: AuthState, *, close_throttle: bool) -> None:

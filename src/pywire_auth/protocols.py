@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Protocol, runtime_checkable
 
+from pywire_auth.mail.message import MailMessage
 from pywire_auth.types import (
     EventRecord,
     JSONValue,
@@ -19,7 +20,15 @@ from pywire_auth.types import (
     UserRecord,
 )
 
-__all__ = ["AuthStore", "EventLog", "Notifier", "PasswordHasher", "SessionStore", "Throttle"]
+__all__ = [
+    "AuthStore",
+    "EventLog",
+    "Mailer",
+    "Notifier",
+    "PasswordHasher",
+    "SessionStore",
+    "Throttle",
+]
 
 
 @runtime_checkable
@@ -93,6 +102,26 @@ class AuthStore(Protocol):
         extras: Mapping[str, JSONValue] | None = None,
     ) -> UserRecord | None:
         """Replace the given fields (``None`` leaves one as is); return the new record."""
+        ...
+
+    async def change_email(
+        self,
+        user_id: str,
+        email: str,
+        *,
+        expected: str,
+        remove: Sequence[tuple[str, str]] = (),
+        add: Sequence[ProviderLink] = (),
+    ) -> bool:
+        """Set the user's ``email`` if it still is ``expected``, in one transaction with
+        deleting the user's links named in ``remove`` (``(provider, subject)`` pairs)
+        and adding the links ``add``.
+
+        Returns ``False`` (nothing changed) when the user is missing or their email
+        is no longer ``expected``. Raises
+        :class:`~pywire_auth.exceptions.UserExistsError` when a link in ``add`` is
+        taken; then nothing changes either.
+        """
         ...
 
     async def add_link(self, link: ProviderLink) -> None:
@@ -264,4 +293,23 @@ class Notifier(Protocol):
 
     async def aclose(self) -> None:
         """Close the notifier's connections."""
+        ...
+
+
+@runtime_checkable
+class Mailer(Protocol):
+    """Sends the account routes' messages (reset and verification links).
+
+    Implementations: :class:`~pywire_auth.mail.SMTPMailer` and, for development,
+    :class:`~pywire_auth.mail.ConsoleMailer`. A message that was not accepted
+    raises :class:`~pywire_auth.exceptions.MailUnavailableError`, never a foreign
+    error, and never logs the message (its links are credentials).
+    """
+
+    async def send(self, message: MailMessage) -> None:
+        """Hand ``message`` over for delivery, or raise ``MailUnavailableError``."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release what the mailer opened itself."""
         ...

@@ -53,6 +53,9 @@ async def test_vocabulary_is_closed() -> None:
         "cancelled",
         "provider",
         "link_required",
+        "token_invalid",
+        "token_expired",
+        "wrong_password",
     } == ERROR_CODES
 
 

@@ -6,6 +6,7 @@ route's own form page, with ``?error=<code>`` from one closed vocabulary::
 
     missing  invalid_email  weak_password  exists  invalid  throttled  unavailable
     cancelled  provider  link_required        (external sign-in: providers/routes.py)
+    token_invalid  token_expired  wrong_password      (the account routes: account/)
 
 Every redirect target must be a path on this site (open redirects), every POST
 that changes state must come from this site (CSRF), and bodies are size-capped.
@@ -61,6 +62,7 @@ ERROR_CODES = frozenset(
         "provider",
         "link_required",
     }
+    | {"token_invalid", "token_expired", "wrong_password"}
 )
 
 #: Decides which claims a new account gets from its registration form.
@@ -89,6 +91,9 @@ class LocalRoutes:
     token_ttl: int = 600
     registration_claims: RegistrationClaims | None = None
     throttle_policy: ThrottlePolicy | None = None
+    #: Called with the request, the new user id and the response after a sign-up
+    #: (the account routes use it to mail the first verification link).
+    on_registered: Callable[[Request, str, Response], Awaitable[None]] | None = None
     guard: SignInGuard = field(init=False, repr=False)
     _audit_key: bytes = field(init=False, repr=False)
 
@@ -224,6 +229,8 @@ class LocalRoutes:
         )
         response = await self._sign_in(request, user_id, fields)
         self._audit_success("sign_up", request, user_id, fields)
+        if self.on_registered is not None:
+            await self.on_registered(request, user_id, response)
         return response
 
     async def login(self, request: Request, fields: dict[str, str]) -> Response:

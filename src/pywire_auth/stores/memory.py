@@ -140,6 +140,39 @@ class MemoryAuthStore:
         self._users[user_id] = _frozen_copy(updated)
         return _frozen_copy(updated)
 
+    async def change_email(
+        self,
+        user_id: str,
+        email: str,
+        *,
+        expected: str,
+        remove: Sequence[tuple[str, str]] = (),
+        add: Sequence[ProviderLink] = (),
+    ) -> bool:
+        """Change the email and swap links, all or nothing (see the protocol)."""
+        for link in add:
+            check_link(link)
+        user = self._users.get(user_id)
+        if user is None or user.email != expected:
+            return False
+        removed = {
+            key for key in remove if key in self._links and self._links[key].user_id == user_id
+        }
+        for link in add:
+            if (link.provider, link.subject) in self._links and (
+                link.provider,
+                link.subject,
+            ) not in removed:
+                raise UserExistsError(f"{link.provider} identity already linked")
+        for key in removed:
+            del self._links[key]
+        for link in add:
+            self._links[(link.provider, link.subject)] = replace(
+                link, user_id=user_id, claims=copy.deepcopy(dict(link.claims))
+            )
+        self._users[user_id] = replace(user, email=email)
+        return True
+
     async def add_link(self, link: ProviderLink) -> None:
         """Link another identity to an existing user; never re-points a link."""
         check_link(link)

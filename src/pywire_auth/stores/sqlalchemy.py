@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
+from dataclasses import replace
 from typing import Any, TypeVar
 
 try:
@@ -388,6 +389,46 @@ class SQLAlchemyAuthStore:
 
         row = await self._transact(work)
         return user_from_values(row) if row else None
+
+    async def change_email(
+        self,
+        user_id: str,
+        email: str,
+        *,
+        expected: str,
+        remove: Sequence[tuple[str, str]] = (),
+        add: Sequence[ProviderLink] = (),
+    ) -> bool:
+        """Change the email and swap links in one transaction (see the protocol)."""
+        for link in add:
+            check_link(link)
+
+        async def work(conn: AsyncConnection) -> bool:
+            # Compare-and-set on the old email: two racing changes cannot both win.
+            result = await conn.execute(
+                users.update()
+                .where(users.c.user_id == user_id, users.c.email == expected)
+                .values(email=email)
+            )
+            if not result.rowcount:
+                return False
+            for provider, subject in remove:
+                await conn.execute(
+                    provider_links.delete().where(
+                        provider_links.c.user_id == user_id,
+                        provider_links.c.provider == provider,
+                        provider_links.c.subject == subject,
+                    )
+                )
+            for link in add:
+                # The primary key on (provider, subject) refuses a taken identity.
+                await conn.execute(insert_link(replace(link, user_id=user_id)))
+            return True
+
+        try:
+            return await self._transact(work)
+        except exc.IntegrityError as err:
+            raise UserExistsError("that identity is already linked") from err
 
     async def add_link(self, link: ProviderLink) -> None:
         """Link another identity to an existing user; never re-points a link."""

@@ -2,7 +2,8 @@
 
 ``AuthStoreContract`` is the suite every :class:`~pywire_auth.AuthStore` must pass,
 ``ThrottleContract`` the one for every :class:`~pywire_auth.Throttle` and
-``ChannelContract`` the one for every cross-process auth channel.
+``ChannelContract`` the one for every cross-process auth channel and
+``MailerContract`` the one for every mailer.
 Subclass it in your own tests and provide a ``store`` fixture::
 
     import pytest_asyncio
@@ -19,6 +20,7 @@ Needs ``pytest`` and ``pytest-asyncio`` (the ``dev`` extra).
 """
 
 from pywire_auth.testing.channel_contract import ChannelContract, ChannelFactory
+from pywire_auth.testing.mailer_contract import Inbox, MailerContract
 from pywire_auth.testing.store_contract import AuthStoreContract
 from pywire_auth.testing.throttle_contract import ThrottleContract, ThrottleFactory
 
@@ -26,6 +28,8 @@ __all__ = [
     "AuthStoreContract",
     "ChannelContract",
     "ChannelFactory",
+    "Inbox",
+    "MailerContract",
     "ThrottleContract",
     "ThrottleFactory",
 ]

@@ -261,6 +261,65 @@ class AuthStoreContract:
             await store.add_link(ProviderLink("github", "7", "missing"))
         assert await store.get_user_by_link("github", "7") is None
 
+    async def test_change_email_swaps_links_at_once(self, store: AuthStore) -> None:
+        user = _user()
+        await store.create_user(user, link=_local(user), pw_hash="h")
+        await store.add_link(ProviderLink("google", "g-1", user.user_id))
+        new = ProviderLink(LOCAL_PROVIDER, "ann@new.example", user.user_id)
+        changed = await store.change_email(
+            user.user_id,
+            "ann@new.example",
+            expected="ann@example.com",
+            remove=[(LOCAL_PROVIDER, "ann@example.com")],
+            add=[new],
+        )
+        assert changed is True
+        stored = await store.get_user(user.user_id)
+        assert stored is not None
+        assert stored.email == "ann@new.example"
+        assert await store.get_user_by_link(LOCAL_PROVIDER, "ann@example.com") is None
+        login = await store.get_login(LOCAL_PROVIDER, "ann@new.example")
+        assert login is not None
+        assert (login.user.user_id, login.pw_hash) == (user.user_id, "h")
+        assert await store.get_user_by_link("google", "g-1") is not None  # untouched
+
+    async def test_change_email_is_a_compare_and_set(self, store: AuthStore) -> None:
+        user = _user()
+        await store.create_user(user, link=_local(user))
+        new = ProviderLink(LOCAL_PROVIDER, "ann@new.example", user.user_id)
+        stale = await store.change_email(
+            user.user_id, "ann@new.example", expected="old@example.com", add=[new]
+        )
+        assert stale is False
+        missing = await store.change_email("missing", "x@example.com", expected="", add=[])
+        assert missing is False
+        assert await store.get_user_by_link(LOCAL_PROVIDER, "ann@new.example") is None
+        stored = await store.get_user(user.user_id)
+        assert stored is not None
+        assert stored.email == "ann@example.com"
+
+    async def test_change_email_to_a_taken_identity_changes_nothing(self, store: AuthStore) -> None:
+        ann, bob = _user(), _user("bob@example.com")
+        await store.create_user(ann, link=_local(ann))
+        await store.create_user(bob, link=_local(bob))
+        with pytest.raises(UserExistsError):
+            await store.change_email(
+                ann.user_id,
+                "bob@example.com",
+                expected="ann@example.com",
+                remove=[(LOCAL_PROVIDER, "ann@example.com")],
+                add=[ProviderLink(LOCAL_PROVIDER, "bob@example.com", ann.user_id)],
+            )
+        stored = await store.get_user(ann.user_id)
+        assert stored is not None
+        assert stored.email == "ann@example.com"
+        login = await store.get_login(LOCAL_PROVIDER, "ann@example.com")
+        assert login is not None
+        assert login.user.user_id == ann.user_id
+        bob_login = await store.get_login(LOCAL_PROVIDER, "bob@example.com")
+        assert bob_login is not None
+        assert bob_login.user.user_id == bob.user_id
+
     async def test_delete_user_removes_everything(self, store: AuthStore) -> None:
         user = _user()
         await store.create_user(user, link=_local(user), pw_hash="h")

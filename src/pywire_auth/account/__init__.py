@@ -1,0 +1,1 @@
+"""Account lifecycle: mailed links (reset, verify), change password, delete account."""
