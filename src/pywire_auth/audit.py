@@ -41,7 +41,16 @@ AUDIT_LOGGER: Final = "pywire_auth.audit"
 logger = logging.getLogger(AUDIT_LOGGER)
 
 AuditEvent = Literal[
-    "sign_up", "sign_in", "sign_out", "revoke", "password_change", "password_reset"
+    "sign_up",
+    "sign_in",
+    "sign_out",
+    "revoke",
+    "password_change",
+    "password_reset",
+    "password_forgot",
+    "email_verification",
+    "email_change",
+    "account_delete",
 ]
 Outcome = Literal["success", "failure", "throttled"]
 

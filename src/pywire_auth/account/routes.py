@@ -73,13 +73,15 @@ class AccountRoutes:
         form = self.local._form_route
         opts = self.options
         endpoints: dict[str, Any] = {
-            "forgot-password": form(self.forgot_password, opts.forgot_page),
-            "reset-password": form(self.reset_password, opts.reset_page),
-            "verify-email/request": form(self.request_verification, opts.account_page),
+            "forgot-password": form(self.forgot_password, opts.forgot_page, "password_forgot"),
+            "reset-password": form(self.reset_password, opts.reset_page, "password_reset"),
+            "verify-email/request": form(
+                self.request_verification, opts.account_page, "email_verification"
+            ),
             "verify-email": self.verify_email,
-            "change-password": form(self.change_password, opts.account_page),
-            "delete-account": form(self.delete_account, opts.account_page),
-            "change-email": form(self.change_email, opts.account_page),
+            "change-password": form(self.change_password, opts.account_page, "password_change"),
+            "delete-account": form(self.delete_account, opts.account_page, "account_delete"),
+            "change-email": form(self.change_email, opts.account_page, "email_change"),
         }
         return [Route(f"{base}/{name}", fn, methods=_ALL_METHODS) for name, fn in endpoints.items()]
 
@@ -187,7 +189,7 @@ class AccountRoutes:
         """
         page = self.options.verify_page
         if request.method == "POST":
-            if is_cross_site(request.headers):
+            if is_cross_site(request.headers, scheme=request.url.scheme):
                 return PlainTextResponse("Cross-site request refused", 403)
             try:
                 fields = await read_form(request)
