@@ -182,7 +182,10 @@ async def test_five_processes_share_exactly_one_limit(sql_url: str) -> None:
         for proc in procs:
             assert proc.stdout is not None
             line = await asyncio.wait_for(proc.stdout.readline(), 60)
-            assert line == b"ready\n", line
+            if line != b"ready\n":
+                assert proc.stderr is not None
+                err = await asyncio.wait_for(proc.stderr.read(), 30)
+                pytest.fail(f"worker did not start: {line!r}\n{err.decode(errors='replace')}")
         for proc in procs:
             assert proc.stdin is not None
             proc.stdin.write(b"go\n")

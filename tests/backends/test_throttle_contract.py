@@ -179,7 +179,7 @@ async def test_two_workers_share_one_sign_in_limit(tmp_path: Path) -> None:
         app = PyWire(pages_dir=str(PAGES))
         idp = LocalIdP(
             store=SQLAlchemyAuthStore(url),
-            secret="i" * 32,
+            secret="7c1e9a3f5b2d8046e1c9a7f3b5d2084c",
             hasher=Argon2Hasher(time_cost=1, memory_cost=8192, parallelism=1),
         )
         connect_auth(
