@@ -1,0 +1,210 @@
+"""Capture the example app's pages as PNGs into docs/screenshots/.
+
+Boots ``examples/local_idp`` under the real ``pywire dev`` from a temporary copy
+with a fresh ``.env`` (as tests/e2e/conftest.py does), registers a user through
+the register form with Debian's Chromium driven by Playwright, and saves one
+800x600 PNG per page. Run from the repository root with the project's venv::
+
+    PYTHONPATH=$PWD/src .venv/bin/python scripts/screenshots.py [--out docs/screenshots]
+
+``$PYWIRE_AUTH_CHROMIUM`` overrides ``/usr/bin/chromium``; Playwright never
+downloads a browser of its own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+from playwright.async_api import Browser, Page, async_playwright
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE = ROOT / "examples" / "local_idp"
+DEFAULT_OUT = ROOT / "docs" / "screenshots"
+VIEWPORT = {"width": 800, "height": 600}
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+]
+START_TIMEOUT = 60.0
+NAV_TIMEOUT_MS = 15_000
+
+EMAIL = "ann@example.com"
+NAME = "Ann Example"
+PASSWORD = "a long and quiet passphrase"  # noqa: S105 - a throwaway user in a temp database
+
+# The app must take these from its own .env only (real variables would win).
+_SCRUBBED_ENV = (
+    "PYWIRE_SESSION_SECRET",
+    "LOCAL_IDP_SECRET",
+    "LOCAL_AUTH_DB",
+    "PYWIRE_MODE",
+    "PYWIRE_SECRET_KEY",
+    "REDIS_URL",
+    "FLY_REDIS_URL",
+)
+
+#: (file name, path, signed in?) in the order they are captured.
+SHOTS = (
+    ("register", "/register", False),
+    ("login_local", "/login_local?error=invalid", False),
+    ("forgot_password", "/forgot_password?sent=1", False),
+    ("reset_password", "/reset_password?token=example&error=token_expired", False),
+    ("verify_email", "/verify_email?token=example", False),
+    ("profile", "/profile", True),
+    ("account", "/account?error=wrong_password", True),
+)
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _copy_example(dest: Path) -> None:
+    shutil.copy2(EXAMPLE / "main.py", dest / "main.py")
+    shutil.copy2(EXAMPLE / "pyproject.toml", dest / "pyproject.toml")
+    shutil.copytree(EXAMPLE / "src" / "pages", dest / "src" / "pages")
+    (dest / ".env").write_text(
+        f"PYWIRE_SESSION_SECRET={secrets.token_hex(32)}\n"
+        f"LOCAL_IDP_SECRET={secrets.token_hex(32)}\n"
+        "LOCAL_AUTH_DB=sqlite+aiosqlite:///./local-auth.db\n"
+    )
+
+
+def _wait_ready(proc: subprocess.Popen[bytes], url: str, log: Path) -> None:
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            sys.exit(f"pywire dev exited with {proc.returncode}:\n{log.read_text()}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - loopback URL built here
+                if response.status == 200:
+                    return
+        except (OSError, urllib.error.URLError):
+            pass
+        time.sleep(0.2)
+    sys.exit(f"pywire dev did not answer {url} within {START_TIMEOUT:.0f} s:\n{log.read_text()}")
+
+
+@contextlib.contextmanager
+def dev_server(app_dir: Path) -> Iterator[str]:
+    """``pywire dev`` on a free loopback port; yields its base URL, stops it after."""
+    port = _free_port()
+    pywire = Path(sys.executable).parent / "pywire"
+    env = {k: v for k, v in os.environ.items() if k not in _SCRUBBED_ENV}
+    env.update(PYTHONUNBUFFERED="1", NO_COLOR="1", TERM="dumb")
+    log_path = app_dir / "server.log"
+    cmd = [str(pywire), "dev", "main:app", "--host", "127.0.0.1", "--port", str(port), "--no-tui"]
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(  # noqa: S603 - our own CLI, fixed arguments
+            cmd,
+            cwd=app_dir,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait_ready(proc, base + "/", log_path)
+        yield base
+    finally:
+        if proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=10)
+
+
+async def _register(page: Page, base: str) -> None:
+    await page.goto(base + "/register")
+    form = page.locator('form[action="/auth/local/register"]')
+    await form.locator('input[name="email"]').fill(EMAIL)
+    await form.locator('input[name="password"]').fill(PASSWORD)
+    await form.locator('input[name="name"]').fill(NAME)
+    async with page.expect_navigation():
+        await form.locator('button[type="submit"]').click()
+    if not page.url.endswith("/profile"):
+        sys.exit(f"registration did not land on /profile but on {page.url}")
+
+
+async def _capture(browser: Browser, base: str, out: Path) -> list[Path]:
+    anonymous = await browser.new_context(viewport=VIEWPORT)  # type: ignore[arg-type]
+    signed_in = await browser.new_context(viewport=VIEWPORT)  # type: ignore[arg-type]
+    written: list[Path] = []
+    try:
+        user_page = await signed_in.new_page()
+        user_page.set_default_timeout(NAV_TIMEOUT_MS)
+        await _register(user_page, base)
+        guest_page = await anonymous.new_page()
+        guest_page.set_default_timeout(NAV_TIMEOUT_MS)
+        for name, path, needs_user in SHOTS:
+            page = user_page if needs_user else guest_page
+            await page.goto(base + path, wait_until="networkidle")
+            target = out / f"{name}.png"
+            await page.screenshot(path=str(target))
+            written.append(target)
+    finally:
+        await anonymous.close()
+        await signed_in.close()
+    return written
+
+
+async def _shoot(chromium: str, base: str, out: Path) -> list[Path]:
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=chromium, headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            return await _capture(browser, base, out)
+        finally:
+            await browser.close()
+
+
+def main(out: Path) -> None:
+    """Boot the example, capture every page of :data:`SHOTS` into ``out``."""
+    chromium = os.environ.get("PYWIRE_AUTH_CHROMIUM") or "/usr/bin/chromium"
+    if not os.access(chromium, os.X_OK):
+        sys.exit(f"Chromium not found at {chromium}: run scripts/services/chromium.sh")
+    out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="pywire-shots-") as tmp:
+        app_dir = Path(tmp) / "local_idp"
+        app_dir.mkdir()
+        _copy_example(app_dir)
+        with dev_server(app_dir) as base:
+            written = asyncio.run(_shoot(chromium, base, out))
+    for path in written:
+        print(path.relative_to(ROOT) if path.is_relative_to(ROOT) else path)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="folder for the PNGs")
+    main(parser.parse_args().out.resolve())
