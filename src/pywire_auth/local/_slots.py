@@ -1,0 +1,190 @@
+"""A machine-wide bound on concurrent Argon2 hashes, shared by every process of an app.
+
+``pywire run`` starts ``2 x CPUs + 1`` worker processes and each builds its own
+hasher, so a bound kept inside one process is multiplied by the worker count: five
+workers with two hashing threads each run ten 64 MiB hashes at once on two cores.
+The slots here are shared by all processes on the host, with no server.
+
+Slot ``i`` is held by whoever holds an exclusive ``flock`` on the file ``slot-i`` in
+the slots directory. The kernel drops a flock when the file is closed, and closes
+every file of a process that dies (crash, SIGKILL, OOM killer), so a dead worker
+never keeps a slot. A flock belongs to an open file, not a thread, so each process
+opens each slot file once and a thread lock per slot decides which of its threads
+owns that file's flock.
+
+Waiting: a flock can block on one file, not on "any of N". A waiter tries every slot
+without blocking and, when all are taken, sleeps a short, growing interval (1 ms up to
+5 ms) and tries again; a release in the same process wakes its waiters at once. A
+waiter can be told to give up (its request was cancelled) and then takes no slot.
+
+Where ``fcntl`` is missing (Windows), there are no machine slots: the hasher keeps
+only its per-process bounds.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import tempfile
+import threading
+import weakref
+from pathlib import Path
+
+from pywire_auth.exceptions import ConfigurationError
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    SUPPORTED = False
+else:
+    SUPPORTED = True
+
+__all__ = ["SLOTS_DIR_ENV", "SUPPORTED", "MachineSlots", "default_slots_dir"]
+
+#: Environment variable naming the slots directory (overrides the default).
+SLOTS_DIR_ENV = "PYWIRE_AUTH_HASH_SLOTS_DIR"
+
+_FIRST_WAIT = 0.001
+_LONGEST_WAIT = 0.005
+
+
+def default_slots_dir() -> Path:
+    """``$PYWIRE_AUTH_HASH_SLOTS_DIR``, else ``<temp dir>/pywire-auth-hash-slots-<uid>``."""
+    configured = os.environ.get(SLOTS_DIR_ENV, "")
+    if configured:
+        return Path(configured)
+    return Path(tempfile.gettempdir()) / f"pywire-auth-hash-slots-{os.geteuid()}"
+
+
+class MachineSlots:
+    """At most ``count`` holders at once among all processes using ``directory``.
+
+    >>> import tempfile
+    >>> slots = MachineSlots(1, Path(tempfile.mkdtemp()) / "slots")
+    >>> first = slots.acquire(threading.Event())
+    >>> slots.try_acquire() is None  # the only slot is taken
+    True
+    >>> slots.release(first)
+    >>> slots.try_acquire()
+    0
+    """
+
+    def __init__(self, count: int, directory: Path) -> None:
+        if count < 1:
+            raise ValueError("need count >= 1")
+        self.count = count
+        self.directory = directory
+        self._fds: list[int] = []
+        # Closes the files when this object is garbage: that releases nothing still
+        # in use, because a holding thread keeps a reference to it.
+        self._finalizer = weakref.finalize(self, _close_all, self._fds)
+        dir_fd = _open_private_dir(directory)
+        self._fds.append(dir_fd)
+        # systemd-tmpfiles skips the age-based cleanup of a directory while a BSD lock
+        # is held on it: without this, cleaning /tmp could delete the slot files under
+        # running workers, and workers started later would count on fresh ones.
+        fcntl.flock(dir_fd, fcntl.LOCK_SH)
+        try:
+            for i in range(count):
+                self._fds.append(_open_slot_file(dir_fd, f"slot-{i}", directory))
+        except BaseException:
+            self._finalizer()
+            raise
+        self._owners = [threading.Lock() for _ in range(count)]
+        self._released = threading.Condition()
+        self._next = 0
+
+    def __repr__(self) -> str:
+        return f"MachineSlots(count={self.count}, directory={str(self.directory)!r})"
+
+    def try_acquire(self) -> int | None:
+        """Take a free slot and return its index, or ``None`` if all are taken."""
+        # Start where the last search ended so threads spread over the slots.
+        start, self._next = self._next, (self._next + 1) % self.count
+        for k in range(self.count):
+            index = (start + k) % self.count
+            owner = self._owners[index]
+            if not owner.acquire(blocking=False):
+                continue  # another thread of this process holds it
+            try:
+                fcntl.flock(self._fds[index + 1], fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                owner.release()  # another process holds it
+                continue
+            except BaseException:
+                owner.release()
+                raise
+            return index
+        return None
+
+    def acquire(self, give_up: threading.Event) -> int | None:
+        """Wait for a free slot; ``None`` once ``give_up`` is set (then none is held)."""
+        wait = _FIRST_WAIT
+        while True:
+            index = self.try_acquire()
+            if index is not None:
+                return index
+            with self._released:
+                if give_up.is_set():
+                    return None
+                self._released.wait(wait)
+            wait = min(wait * 2, _LONGEST_WAIT)
+
+    def release(self, index: int) -> None:
+        """Give back slot ``index``, taken by this thread."""
+        try:
+            fcntl.flock(self._fds[index + 1], fcntl.LOCK_UN)
+        finally:
+            self._owners[index].release()
+            self.wake()
+
+    def wake(self) -> None:
+        """Wake this process's waiters so they try again or notice they must give up."""
+        with self._released:
+            self._released.notify_all()
+
+
+def _open_private_dir(directory: Path) -> int:
+    """Create ``directory`` (mode 0700) if needed and open it, refusing an unsafe one.
+
+    Whoever can write to the directory can plant or swap the slot files and then hold
+    every slot, stalling all sign-ins (denial of service); so it must be a real
+    directory, not a symlink, owned by this user and writable by no one else.
+    """
+    try:
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError as exc:
+        raise ConfigurationError(
+            f"cannot use {directory} for hash slots ({exc.strerror}); "
+            f"set {SLOTS_DIR_ENV} to a private directory"
+        ) from exc
+    info = os.fstat(fd)
+    if info.st_uid != os.geteuid() or info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        os.close(fd)
+        raise ConfigurationError(
+            f"hash slots directory {directory} must be owned by this user and writable "
+            f"by no one else; set {SLOTS_DIR_ENV} to a private directory"
+        )
+    return fd
+
+
+def _open_slot_file(dir_fd: int, name: str, directory: Path) -> int:
+    flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
+    try:
+        fd = os.open(name, flags, 0o600, dir_fd=dir_fd)
+    except OSError as exc:
+        raise ConfigurationError(
+            f"cannot open hash slot {directory / name} ({exc.strerror}); "
+            f"set {SLOTS_DIR_ENV} to a private directory"
+        ) from exc
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise ConfigurationError(f"hash slot {directory / name} is not a regular file")
+    return fd
+
+
+def _close_all(fds: list[int]) -> None:
+    # Closing a file drops its flocks: the slot, or the directory's shared lock.
+    while fds:
+        os.close(fds.pop())
