@@ -9,7 +9,8 @@ in ``SLOTS_DIR`` and ``THREADS`` pool threads. It appends one line per event to
 ``LOG`` (``O_APPEND``, one ``write`` per line, so lines from several processes never
 mix):
 
-* ``busy PID:TID``: the first time a thread finds every slot taken;
+* ``wait PID:TID``: a thread starts waiting for a slot;
+* ``busy PID:TID``: the head of the queue found every slot taken (once per wait);
 * ``enter PID:TID``: a hash holds a slot (logged after taking it);
 * ``exit PID:TID``: the hash is done (logged before giving the slot back).
 
@@ -37,7 +38,12 @@ class LoggedHasher(Argon2Hasher):
         self.log, self.gate = log, gate
         self._busy_seen: set[int] = set()
         assert self._slots is not None, "machine slots are off"
-        try_acquire = self._slots.try_acquire
+        acquire, try_acquire = self._slots.acquire, self._slots.try_acquire
+
+        def logged_acquire(give_up: threading.Event) -> int | None:
+            self._busy_seen.discard(threading.get_native_id())
+            self.write("wait")
+            return acquire(give_up)
 
         def logged_try_acquire() -> int | None:
             index = try_acquire()
@@ -47,6 +53,7 @@ class LoggedHasher(Argon2Hasher):
                 self.write("busy")
             return index
 
+        self._slots.acquire = logged_acquire  # type: ignore[method-assign]
         self._slots.try_acquire = logged_try_acquire  # type: ignore[method-assign]
 
     def write(self, event: str) -> None:
@@ -61,7 +68,6 @@ class LoggedHasher(Argon2Hasher):
         return await self._run(self._gated_hash, password)
 
     def _gated_hash(self, password: str) -> str:
-        self._busy_seen.discard(threading.get_native_id())
         self.write("enter")
         try:
             fd = os.open(self.gate, os.O_RDONLY)

@@ -78,7 +78,8 @@ def events(log: Path) -> list[tuple[str, str]]:
 
 
 def latest_states(log: Path) -> dict[str, str]:
-    """Each thread's latest event: ``busy`` (waiting for a slot), ``enter`` or ``exit``."""
+    """Each thread's latest event: ``wait`` or ``busy`` (waiting for a slot), ``enter``
+    (holding one) or ``exit``."""
     return dict((who, event) for event, who in events(log))
 
 
@@ -166,17 +167,19 @@ def test_processes_never_hash_more_than_the_slots_at_once(
     log = tmp_path / "log"
     procs = [start_worker(slots_dir, slots, threads, jobs, log, gate) for _ in range(processes)]
     try:
-        # Held at the gate: every slot taken, and every other hashing thread seen
-        # finding no free slot. Without the machine-wide bound all six would enter.
+        # Held at the gate: every slot taken, every other hashing thread waiting for
+        # one, and the head of their queue seen finding none free. Without the
+        # machine-wide bound all six would enter.
         def settled() -> bool:
             states = list(latest_states(log).values())
-            inside, waiting = states.count("enter"), states.count("busy")
-            return inside > slots or (inside == slots and waiting == processes * threads - slots)
+            inside, waiting = states.count("enter"), states.count("wait") + states.count("busy")
+            return inside > slots or (
+                inside == slots and waiting == processes * threads - slots and "busy" in states
+            )
 
         wait_until(settled, lambda: str(events(log)))
         states = list(latest_states(log).values())
         assert states.count("enter") == slots
-        assert states.count("busy") == processes * threads - slots
         gate.open()
         finish(procs)
     finally:
@@ -186,6 +189,31 @@ def test_processes_never_hash_more_than_the_slots_at_once(
     entered = [e for e, _who in events(log) if e == "enter"]
     assert len(entered) == processes * jobs  # every hash ran ...
     assert max_overlap(log) == slots  # ... and never more than the slots at once
+
+
+def test_a_process_that_gives_a_slot_back_queues_behind_a_waiting_one(
+    slots_dir: Path, tmp_path: Path, gate: Gate
+) -> None:
+    # A busy worker with more hashes queued must not take the slot straight back
+    # while another worker waits for it: that starved the other workers' sign-ins.
+    log = tmp_path / "log"
+    busy = start_worker(slots_dir, 1, 1, 3, log, gate)
+    procs = [busy]
+    try:
+        wait_until(lambda: "enter" in latest_states(log).values(), lambda: str(events(log)))
+        waiting = start_worker(slots_dir, 1, 1, 1, log, gate)
+        procs.append(waiting)
+        wait_until(lambda: "busy" in latest_states(log).values(), lambda: str(events(log)))
+        gate.open()
+        finish(procs)
+    finally:
+        for proc in procs:
+            proc.kill()
+            proc.wait()
+    entered = [who.split(":")[0] for event, who in events(log) if event == "enter"]
+    first, second = str(busy.pid), str(waiting.pid)
+    assert entered == [first, second, first, first]
+    assert max_overlap(log) == 1
 
 
 def test_a_killed_process_frees_its_slot(slots_dir: Path, tmp_path: Path, gate: Gate) -> None:
@@ -305,7 +333,8 @@ def test_slots_are_sized_by_cpus_and_memory_budget(
     explicit = Argon2Hasher(**FAST, machine_slots=2, max_workers=4, slots_dir=slots_dir)
     assert (explicit.machine_slots, explicit.max_workers) == (2, 4)
     assert "machine_slots=2" in repr(explicit)
-    assert sorted(p.name for p in slots_dir.iterdir()) == [f"slot-{i}" for i in range(8)]
+    files = {p.name for p in slots_dir.iterdir()}
+    assert files == {"turnstile", *(f"slot-{i}" for i in range(8))}
 
 
 def test_zero_machine_slots_turns_the_bound_off(slots_dir: Path) -> None:

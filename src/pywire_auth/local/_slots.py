@@ -12,10 +12,16 @@ never keeps a slot. A flock belongs to an open file, not a thread, so each proce
 opens each slot file once and a thread lock per slot decides which of its threads
 owns that file's flock.
 
-Waiting: a flock can block on one file, not on "any of N". A waiter tries every slot
-without blocking and, when all are taken, sleeps a short, growing interval (1 ms up to
-5 ms) and tries again; a release in the same process wakes its waiters at once. A
-waiter can be told to give up (its request was cancelled) and then takes no slot.
+Waiting is a queue with one head. A flock can block on one file, not on "any of N",
+so waiters line up on a ``turnstile`` file instead: one thread per process waits for
+it in the kernel (the others of that process wait on a thread lock), and the one that
+holds it, the head, looks for a free slot every millisecond or two (at once when a
+thread of its own process gives one back). Going through the queue also for the next
+hash of a process that has just given a slot back keeps a busy worker from taking
+every slot again before another process's waiter notices it free, which starved the
+other workers. A waiter can be told to give up (its request was cancelled) and then
+takes no slot. A process stopped (SIGSTOP, a debugger) while it is the head stops
+the queue until it resumes; one that dies frees it.
 
 Where ``fcntl`` is missing (Windows), there are no machine slots: the hasher keeps
 only its per-process bounds.
@@ -44,8 +50,9 @@ __all__ = ["SLOTS_DIR_ENV", "SUPPORTED", "MachineSlots", "default_slots_dir"]
 #: Environment variable naming the slots directory (overrides the default).
 SLOTS_DIR_ENV = "PYWIRE_AUTH_HASH_SLOTS_DIR"
 
-_FIRST_WAIT = 0.001
-_LONGEST_WAIT = 0.005
+_FIRST_POLL = 0.0005  # seconds between the head's looks for a free slot, doubling ...
+_LONGEST_POLL = 0.002  # ... up to this
+_GIVE_UP_CHECK = 0.05  # how often a thread queued inside its process checks give_up
 
 
 def default_slots_dir() -> Path:
@@ -85,12 +92,16 @@ class MachineSlots:
         # running workers, and workers started later would count on fresh ones.
         fcntl.flock(dir_fd, fcntl.LOCK_SH)
         try:
+            self._turnstile = _open_slot_file(dir_fd, "turnstile", directory)
+            self._fds.append(self._turnstile)
             for i in range(count):
                 self._fds.append(_open_slot_file(dir_fd, f"slot-{i}", directory))
         except BaseException:
             self._finalizer()
             raise
+        self._slot_fds = self._fds[2:]
         self._owners = [threading.Lock() for _ in range(count)]
+        self._in_line = threading.Lock()  # held by this process's one thread in the queue
         self._released = threading.Condition()
         self._next = 0
 
@@ -98,8 +109,10 @@ class MachineSlots:
         return f"MachineSlots(count={self.count}, directory={str(self.directory)!r})"
 
     def try_acquire(self) -> int | None:
-        """Take a free slot and return its index, or ``None`` if all are taken."""
-        # Start where the last search ended so threads spread over the slots.
+        """Take a free slot now, without queueing, and return its index; ``None`` if all
+        are taken. (The head of the queue uses this; anyone else would jump the queue.)"""
+        # Start after the slot tried first last time (a benign race between threads:
+        # it only spreads the searches).
         start, self._next = self._next, (self._next + 1) % self.count
         for k in range(self.count):
             index = (start + k) % self.count
@@ -107,7 +120,7 @@ class MachineSlots:
             if not owner.acquire(blocking=False):
                 continue  # another thread of this process holds it
             try:
-                fcntl.flock(self._fds[index + 1], fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fcntl.flock(self._slot_fds[index], fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 owner.release()  # another process holds it
                 continue
@@ -118,8 +131,25 @@ class MachineSlots:
         return None
 
     def acquire(self, give_up: threading.Event) -> int | None:
-        """Wait for a free slot; ``None`` once ``give_up`` is set (then none is held)."""
-        wait = _FIRST_WAIT
+        """Queue for a slot and return its index; ``None`` once ``give_up`` is set (then
+        no slot is held)."""
+        while not self._in_line.acquire(timeout=_GIVE_UP_CHECK):
+            if give_up.is_set():
+                return None
+        try:
+            if give_up.is_set():
+                return None
+            # Blocks in the kernel until the head before us has its slot (or died).
+            fcntl.flock(self._turnstile, fcntl.LOCK_EX)
+            try:
+                return self._wait_as_head(give_up)
+            finally:
+                fcntl.flock(self._turnstile, fcntl.LOCK_UN)
+        finally:
+            self._in_line.release()
+
+    def _wait_as_head(self, give_up: threading.Event) -> int | None:
+        poll = _FIRST_POLL
         while True:
             index = self.try_acquire()
             if index is not None:
@@ -127,19 +157,19 @@ class MachineSlots:
             with self._released:
                 if give_up.is_set():
                     return None
-                self._released.wait(wait)
-            wait = min(wait * 2, _LONGEST_WAIT)
+                self._released.wait(poll)
+            poll = min(poll * 2, _LONGEST_POLL)
 
     def release(self, index: int) -> None:
         """Give back slot ``index``, taken by this thread."""
         try:
-            fcntl.flock(self._fds[index + 1], fcntl.LOCK_UN)
+            fcntl.flock(self._slot_fds[index], fcntl.LOCK_UN)
         finally:
             self._owners[index].release()
             self.wake()
 
     def wake(self) -> None:
-        """Wake this process's waiters so they try again or notice they must give up."""
+        """Wake this process's head so it looks again or notices it must give up."""
         with self._released:
             self._released.notify_all()
 
