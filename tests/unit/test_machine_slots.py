@@ -230,6 +230,77 @@ def test_a_killed_process_frees_its_slot(slots_dir: Path, tmp_path: Path, gate: 
     hasher.close()
 
 
+# Forking runs in a fresh single-threaded interpreter: forking pytest's own process,
+# which has threads, could deadlock the child.
+FORKED_CHILD_HOLDS = """
+import os, signal, sys, threading
+from pathlib import Path
+from pywire_auth.local._slots import MachineSlots
+
+slots = MachineSlots(1, Path(sys.argv[1]))
+r, w = os.pipe()
+pid = os.fork()
+if pid == 0:  # the child takes the slot through the object it inherited
+    os.write(w, str(slots.acquire(threading.Event())).encode())
+    signal.pause()
+assert os.read(r, 8) == b"0"
+print(slots.try_acquire())  # the child holds the only slot, so: None
+os.kill(pid, signal.SIGKILL)
+os.waitpid(pid, 0)
+print(slots.try_acquire())  # freed with the child: 0
+"""
+
+PARENT_DIES_HOLDING = """
+import os, signal, sys, threading
+from pathlib import Path
+from pywire_auth.local._slots import MachineSlots
+
+slots = MachineSlots(1, Path(sys.argv[1]))
+assert slots.acquire(threading.Event()) == 0
+r, w = os.pipe()
+pid = os.fork()
+if pid == 0:  # the child lives on and holds nothing
+    quiet = os.open(os.devnull, os.O_RDWR)
+    os.dup2(quiet, 1)  # lets the test read this process's output to its end
+    os.dup2(quiet, 2)
+    os.write(w, b"up")
+    signal.pause()
+assert os.read(r, 2) == b"up"
+print(pid)
+os._exit(0)  # dies holding slot 0, never releasing it
+"""
+
+
+def test_a_forked_child_does_not_share_its_parents_slots(slots_dir: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", FORKED_CHILD_HOLDS, str(slots_dir)],
+        capture_output=True,
+        text=True,
+        timeout=WAIT,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["None", "0"]
+
+
+def test_a_forked_child_does_not_keep_its_dead_parents_slot(slots_dir: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", PARENT_DIES_HOLDING, str(slots_dir)],
+        capture_output=True,
+        text=True,
+        timeout=WAIT,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    child = int(done.stdout)
+    try:
+        probe = MachineSlots(1, slots_dir)
+        assert probe.try_acquire() == 0  # the child, still alive, closed its copy
+        probe.release(0)
+    finally:
+        os.kill(child, signal.SIGKILL)
+
+
 @pytest.mark.asyncio
 async def test_pending_bound_still_throttles_while_waiting_for_a_slot(
     slots_dir: Path, tmp_path: Path, gate: Gate

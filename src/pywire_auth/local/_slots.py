@@ -85,25 +85,47 @@ class MachineSlots:
         # Closes the files when this object is garbage: that releases nothing still
         # in use, because a holding thread keeps a reference to it.
         self._finalizer = weakref.finalize(self, _close_all, self._fds)
-        dir_fd = _open_private_dir(directory)
+        self._broken: ConfigurationError | None = None
+        self._open()
+        self._new_locks()
+        _live.add(self)
+
+    def _open(self) -> None:
+        dir_fd = _open_private_dir(self.directory)
         self._fds.append(dir_fd)
-        # systemd-tmpfiles skips the age-based cleanup of a directory while a BSD lock
-        # is held on it: without this, cleaning /tmp could delete the slot files under
-        # running workers, and workers started later would count on fresh ones.
-        fcntl.flock(dir_fd, fcntl.LOCK_SH)
         try:
-            self._turnstile = _open_slot_file(dir_fd, "turnstile", directory)
+            # systemd-tmpfiles skips the age-based cleanup of a directory while a BSD
+            # lock is held on it: without this, cleaning /tmp could delete the slot
+            # files under running workers, and workers started later would count on
+            # fresh ones.
+            fcntl.flock(dir_fd, fcntl.LOCK_SH)
+            self._turnstile = _open_slot_file(dir_fd, "turnstile", self.directory)
             self._fds.append(self._turnstile)
-            for i in range(count):
-                self._fds.append(_open_slot_file(dir_fd, f"slot-{i}", directory))
+            for i in range(self.count):
+                self._fds.append(_open_slot_file(dir_fd, f"slot-{i}", self.directory))
         except BaseException:
-            self._finalizer()
+            _close_all(self._fds)
             raise
         self._slot_fds = self._fds[2:]
-        self._owners = [threading.Lock() for _ in range(count)]
+
+    def _new_locks(self) -> None:
+        self._owners = [threading.Lock() for _ in range(self.count)]
         self._in_line = threading.Lock()  # held by this process's one thread in the queue
         self._released = threading.Condition()
         self._next = 0
+
+    def _after_fork_in_child(self) -> None:
+        # A forked child (gunicorn --preload, multiprocessing's fork) inherits the
+        # parent's open files, and a flock belongs to the open file: parent and child
+        # could then both "hold" one slot, and a slot the parent held would stay held
+        # after the parent died. So the child drops them and opens its own. Its thread
+        # locks may have been held by threads that do not exist in it: new ones too.
+        _close_all(self._fds)
+        self._new_locks()
+        try:
+            self._open()
+        except ConfigurationError as exc:
+            self._broken = exc
 
     def __repr__(self) -> str:
         return f"MachineSlots(count={self.count}, directory={str(self.directory)!r})"
@@ -111,6 +133,8 @@ class MachineSlots:
     def try_acquire(self) -> int | None:
         """Take a free slot now, without queueing, and return its index; ``None`` if all
         are taken. (The head of the queue uses this; anyone else would jump the queue.)"""
+        if self._broken is not None:
+            raise self._broken
         # Start after the slot tried first last time (a benign race between threads:
         # it only spreads the searches).
         start, self._next = self._next, (self._next + 1) % self.count
@@ -133,6 +157,8 @@ class MachineSlots:
     def acquire(self, give_up: threading.Event) -> int | None:
         """Queue for a slot and return its index; ``None`` once ``give_up`` is set (then
         no slot is held)."""
+        if self._broken is not None:
+            raise self._broken
         while not self._in_line.acquire(timeout=_GIVE_UP_CHECK):
             if give_up.is_set():
                 return None
@@ -215,6 +241,19 @@ def _open_slot_file(dir_fd: int, name: str, directory: Path) -> int:
 
 
 def _close_all(fds: list[int]) -> None:
-    # Closing a file drops its flocks: the slot, or the directory's shared lock.
+    # Closing a file drops its flocks (the slot, or the directory's shared lock) once
+    # no other process shares the open file.
     while fds:
         os.close(fds.pop())
+
+
+_live: weakref.WeakSet[MachineSlots] = weakref.WeakSet()
+
+
+def _reopen_after_fork() -> None:
+    for slots in list(_live):
+        slots._after_fork_in_child()
+
+
+if SUPPORTED:
+    os.register_at_fork(after_in_child=_reopen_after_fork)
