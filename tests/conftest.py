@@ -18,6 +18,17 @@ from pywire_auth.stores.sqlalchemy import metadata
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
+
+@pytest.fixture(scope="session", autouse=True)
+def private_hash_slots(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Hashers (and the servers tests start) share this run's own machine hash slots.
+
+    The default slots directory is shared by every process of the user on the host,
+    so another test run or app hashing at the same time would make tests wait.
+    """
+    os.environ["PYWIRE_AUTH_HASH_SLOTS_DIR"] = str(tmp_path_factory.mktemp("hash-slots"))
+
+
 SCRIPT = {"postgres": "postgres", "mysql": "mariadb"}
 
 SERVER_ENV = {

@@ -11,6 +11,12 @@ even two pool workers keep every core busy. The event loop then has to win CPU t
 from them to answer a page request; the pool threads (and the threads Argon2 starts
 from them, which inherit it) run at a lower scheduling priority (``nice``), so the
 loop gets a core whenever it wants one while the hashes still use all idle CPU.
+
+Those bounds are per process, and ``pywire run`` starts ``2 x CPUs + 1`` processes,
+each with its own hasher. So on top of them, a hash runs only while its thread holds
+one of the machine's hash slots (``_slots.py``): lock files shared by every process
+that uses the same slots directory, sized to the CPU count and ``memory_budget``.
+Threads waiting for a slot allocate nothing; Argon2's memory is taken only inside one.
 """
 
 from __future__ import annotations
@@ -19,13 +25,15 @@ import asyncio
 import os
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import CancelledError, ThreadPoolExecutor
+from pathlib import Path
 from typing import TypeVar
 
 import argon2
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from pywire_auth.exceptions import ThrottledError
+from pywire_auth.local import _slots
 
 __all__ = ["Argon2Hasher"]
 
@@ -37,12 +45,17 @@ _DUMMY_PASSWORD = "pywire-auth dummy password for timing equalization"  # noqa: 
 
 
 class Argon2Hasher:
-    """Argon2id hashing on a bounded worker pool.
+    """Argon2id hashing on a bounded worker pool, bounded machine-wide as well.
 
     ``time_cost``, ``memory_cost`` (KiB) and ``parallelism`` default to
-    argon2-cffi's own defaults. At most ``max_workers`` hashes run at once
-    (default: as many as the CPU count and ``memory_budget`` bytes allow); at
-    most ``max_pending`` wait or run, and one more raises
+    argon2-cffi's own defaults. ``memory_budget`` is the hashing memory for the whole
+    machine. At most ``machine_slots`` hashes run at once on this host, counted across
+    every process whose hasher uses the same ``slots_dir`` (default: as many as the
+    CPU count and ``memory_budget`` allow; ``0`` turns the machine-wide bound off).
+    ``slots_dir`` defaults to ``$PYWIRE_AUTH_HASH_SLOTS_DIR``, else a per-user
+    directory in the temp dir; without ``fcntl`` (Windows) there are no machine slots
+    and ``machine_slots`` is 0. In this process at most ``max_workers`` hashes run at
+    once (same default) and at most ``max_pending`` wait or run; one more raises
     :class:`~pywire_auth.exceptions.ThrottledError` immediately. Worker threads run
     ``nice`` steps below normal priority (Linux), so hashing yields to the event loop.
 
@@ -62,6 +75,8 @@ class Argon2Hasher:
         max_pending: int = 64,
         memory_budget: int = 512 * 1024 * 1024,
         nice: int = 10,
+        machine_slots: int | None = None,
+        slots_dir: str | os.PathLike[str] | None = None,
     ) -> None:
         self._hasher = argon2.PasswordHasher(
             time_cost=time_cost,
@@ -69,24 +84,44 @@ class Argon2Hasher:
             parallelism=parallelism,
             type=argon2.Type.ID,
         )
+        by_memory = max(1, memory_budget // (memory_cost * 1024))
+        affordable = max(1, min(os.cpu_count() or 1, by_memory))
         if max_workers is None:
-            by_memory = max(1, memory_budget // (memory_cost * 1024))
-            max_workers = max(1, min(os.cpu_count() or 1, by_memory, max_pending))
+            max_workers = min(affordable, max_pending)
         if max_workers < 1 or max_pending < max_workers:
             raise ValueError("need max_workers >= 1 and max_pending >= max_workers")
+        if machine_slots is None:
+            machine_slots = affordable
+        if machine_slots < 0:
+            raise ValueError("need machine_slots >= 0")
         self.max_workers = max_workers
         self.max_pending = max_pending
         self.nice = nice
+        self._slots: _slots.MachineSlots | None = None
+        if machine_slots and _slots.SUPPORTED:
+            directory = Path(slots_dir) if slots_dir is not None else _slots.default_slots_dir()
+            self._slots = _slots.MachineSlots(machine_slots, directory)
         self._executor: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
         self._pending = 0
         self._dummy_hash: str | None = None
 
+    @property
+    def machine_slots(self) -> int:
+        """Hashes allowed at once on this machine; 0 when there is no machine-wide bound."""
+        return self._slots.count if self._slots is not None else 0
+
+    @property
+    def slots_dir(self) -> Path | None:
+        """The directory of the machine's hash slots, or ``None`` without them."""
+        return self._slots.directory if self._slots is not None else None
+
     def __repr__(self) -> str:
         p = self._hasher
         return (
             f"Argon2Hasher(time_cost={p.time_cost}, memory_cost={p.memory_cost}, "
-            f"parallelism={p.parallelism}, max_workers={self.max_workers})"
+            f"parallelism={p.parallelism}, max_workers={self.max_workers}, "
+            f"machine_slots={self.machine_slots})"
         )
 
     @property
@@ -151,15 +186,38 @@ class Argon2Hasher:
             if self._pending >= self.max_pending:
                 raise ThrottledError("too many password checks in progress; try again shortly")
             self._pending += 1
+        give_up = threading.Event()
         try:
-            future = self._pool().submit(fn, *args)
+            future = self._pool().submit(self._in_slot, give_up, fn, *args)
         except BaseException:
             self._release()
             raise
-        # Release the slot when the thread finishes, not when the awaiting task
-        # does: a cancelled request must not let more hashes run than allowed.
+        # Release the pending count when the thread finishes, not when the awaiting
+        # task does: a cancelled request must not let more hashes run than allowed.
         future.add_done_callback(lambda _f: self._release())
-        return await asyncio.wrap_future(future)
+        try:
+            return await asyncio.wrap_future(future)
+        except asyncio.CancelledError:
+            # A thread still waiting for a machine slot gives up without hashing, so
+            # requests that are gone (client hung up, timeout) cannot keep the
+            # machine's slots busy; a hash already running finishes and frees its slot.
+            give_up.set()
+            if self._slots is not None:
+                self._slots.wake()
+            raise
+
+    def _in_slot(self, give_up: threading.Event, fn: Callable[..., _T], *args: str) -> _T:
+        # Runs in a pool thread: the slot is taken and given back by the thread that
+        # hashes, whatever happens to the request that asked for it.
+        if self._slots is None:
+            return fn(*args)
+        slot = self._slots.acquire(give_up)
+        if slot is None:
+            raise CancelledError  # nobody awaits this result any more
+        try:
+            return fn(*args)
+        finally:
+            self._slots.release(slot)
 
     def _release(self) -> None:
         with self._lock:

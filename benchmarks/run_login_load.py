@@ -1,0 +1,325 @@
+"""Logins/s under ``pywire run`` (its default worker count) against the Argon2 limit.
+
+    .venv/bin/python benchmarks/run_login_load.py [--rounds 3] [--logins 32] [--concurrency 8 16]
+
+``pywire run`` is PyWire's production command: uvicorn with ``2 x CPUs + 1`` worker
+processes, each importing the app and so building its own ``LocalIdP`` and
+``Argon2Hasher``. This runs a copy of ``examples/local_idp`` that way, in a temporary
+directory, with a SQLite file and every hasher default. Its ``main.py`` is the
+example's plus ``throttle=None`` on ``connect_auth``: every login comes from
+127.0.0.1, so the per-address sign-in limit (20 per 5 minutes) would otherwise be
+what limits the run. The app's hash slots directory
+(``PYWIRE_AUTH_HASH_SLOTS_DIR``) is private to the run, so only its own workers
+share the machine-wide bound.
+
+Prints, measured in this run on this machine:
+  * raw argon2-cffi verifies/s with the same (default) parameters on all cores (best of
+    1, cores and 2 x cores threads), measured again right before each round: the limit;
+  * logins/s over HTTP at each concurrency and its ratio to that limit, the median of the
+    per-round ratios (goal >= 0.85);
+  * p50/p99 of a page GET while the logins run, against idle (goal p99 < 100 ms);
+  * peak RSS of the whole ``pywire run`` process tree during the logins, against idle.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import argon2
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from login_load import (
+    _verify_until,
+    free_port,
+    ms,
+    page_latencies,
+    page_latencies_for,
+    raw_rate,
+    raw_verifies_per_second,
+    wait_ready,
+)
+
+from pywire_auth import LocalIdP, SQLAlchemyAuthStore
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "local_idp"
+EMAIL, PASSWORD = "bench@example.com", "bench-password"
+SECRET = "b" * 64
+MIB = 1024 * 1024
+SAMPLE_INTERVAL = 0.02
+HASH_NICE = 10  # Argon2Hasher's default ``nice``
+
+# The example's main.py with the sign-in rate limit off (see the module docstring).
+BENCH_MAIN = """\
+import os
+from pywire import PyWire
+from pywire_auth import LocalIdP, SQLAlchemyAuthStore, connect_auth
+app = PyWire(pages_dir="src/pages")
+store = SQLAlchemyAuthStore(
+    os.environ.get("LOCAL_AUTH_DB", "sqlite+aiosqlite:///./local-auth.db")
+)
+idp = LocalIdP(store=store)  # reads LOCAL_IDP_SECRET from env
+connect_auth(app, local_idp=idp, throttle=None)
+"""
+
+
+# Memory of a process tree -----------------------------------------------------------
+
+
+def tree_pids(root: int) -> list[int]:
+    """``root`` and all its descendants, from /proc/PID/task/TID/children."""
+    pids, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        pids.append(pid)
+        with contextlib.suppress(OSError):
+            for task in os.listdir(f"/proc/{pid}/task"):
+                with open(f"/proc/{pid}/task/{task}/children") as children:
+                    todo.extend(int(child) for child in children.read().split())
+    return pids
+
+
+def tree_rss(root: int) -> int:
+    """Summed VmRSS of ``root``'s process tree, in bytes."""
+    total = 0
+    for pid in tree_pids(root):
+        with contextlib.suppress(OSError), open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1]) * 1024
+                    break
+    return total
+
+
+class PeakTreeRss:
+    """Samples a process tree's summed RSS every 20 ms; ``peak`` is the highest sum seen."""
+
+    def __init__(self, root: int) -> None:
+        self.root = root
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, tree_rss(self.root))
+            self._stop.wait(SAMPLE_INTERVAL)
+
+    def __enter__(self) -> PeakTreeRss:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+# The app under `pywire run` ---------------------------------------------------------
+
+
+def prepare_app(tmp: Path) -> tuple[Path, dict[str, str]]:
+    """Copy the example to ``tmp/app`` with the bench main.py; the server's environment."""
+    app_dir = tmp / "app"
+    shutil.copytree(EXAMPLE, app_dir, ignore=shutil.ignore_patterns("*.db", "__pycache__"))
+    (app_dir / "main.py").write_text(BENCH_MAIN)
+    env = {
+        **os.environ,
+        "LOCAL_IDP_SECRET": SECRET,
+        "PYWIRE_SESSION_SECRET": SECRET,
+        "LOCAL_AUTH_DB": f"sqlite+aiosqlite:///{tmp}/bench.db",
+        "PYWIRE_AUTH_HASH_SLOTS_DIR": str(tmp / "hash-slots"),
+    }
+    return app_dir, env
+
+
+async def create_user(db_url: str) -> None:
+    idp = LocalIdP(store=SQLAlchemyAuthStore(db_url), secret=SECRET)
+    await idp.create_user(email=EMAIL, password=PASSWORD)
+    await idp.aclose()
+
+
+def pywire_command(port: int) -> list[str]:
+    script = Path(sys.executable).with_name("pywire")
+    if not script.exists():
+        found = shutil.which("pywire")
+        if found is None:
+            raise SystemExit("the `pywire` command is missing: pip install 'pywire[cli]'")
+        script = Path(found)
+    # No --workers: the point is pywire run's own default.
+    return [str(script), "run", "main:app", "--host", "127.0.0.1", "--port", str(port)]
+
+
+async def logins(
+    base: str, count: int, concurrency: int
+) -> tuple[float, list[float], Counter[str]]:
+    """``count`` logins by ``concurrency`` clients while a prober GETs the home page.
+
+    Like ``login_load.login_load``, but failures are counted by their ``?error=`` code.
+    """
+    remaining = count
+    failures: Counter[str] = Counter()
+
+    async def worker(client: httpx.AsyncClient) -> None:
+        nonlocal remaining
+        while remaining > 0:
+            remaining -= 1
+            try:
+                response = await client.post(
+                    base + "/auth/local/login", data={"email": EMAIL, "password": PASSWORD}
+                )
+            except httpx.HTTPError as exc:
+                failures[type(exc).__name__] += 1
+                continue
+            location = response.headers.get("location", "")
+            if response.status_code != 303:
+                failures[f"status {response.status_code}"] += 1
+            elif "error=" in location:
+                failures[location.split("error=", 1)[1].split("&", 1)[0]] += 1
+            client.cookies.clear()  # every login is a fresh browser
+
+    # Clients are made before the clock starts (building one loads TLS settings).
+    clients = [httpx.AsyncClient(timeout=300) for _ in range(concurrency)]
+    stop = asyncio.Event()
+    try:
+        async with httpx.AsyncClient(timeout=300) as prober:
+            probe = asyncio.create_task(page_latencies(prober, base, stop))
+            start = time.perf_counter()
+            await asyncio.gather(*(worker(client) for client in clients))
+            elapsed = time.perf_counter() - start
+            stop.set()
+            samples = await probe
+    finally:
+        for client in clients:
+            await client.aclose()
+    return count / elapsed, samples, failures
+
+
+def niced_raw_rate(threads: int, seconds: float, nice: int) -> float:
+    """``raw_rate`` with the verifying threads (and Argon2's lanes) ``nice`` steps lower."""
+
+    def lower() -> None:
+        me = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, me, min(19, os.getpriority(os.PRIO_PROCESS, me) + nice))
+
+    hasher = argon2.PasswordHasher()
+    pw_hash = hasher.hash(PASSWORD)
+    deadline = time.perf_counter() + seconds
+    start = time.perf_counter()
+    with ThreadPoolExecutor(threads, initializer=lower) as pool:
+        runs = [pool.submit(_verify_until, hasher, pw_hash, deadline) for _ in range(threads)]
+        total = sum(run.result() for run in runs)
+    return total / (time.perf_counter() - start)
+
+
+def load() -> str:
+    return "/".join(f"{x:.1f}" for x in os.getloadavg())
+
+
+async def run(args: argparse.Namespace) -> None:
+    cores = os.cpu_count() or 1
+    print(f"{cores} CPUs; load average at start {load()} (1/5/15 min)")
+    best, threads = raw_verifies_per_second()
+    print(f"raw argon2-cffi verify (defaults): best {best:.2f}/s with {threads} threads")
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        app_dir, env = prepare_app(tmp)
+        await create_user(env["LOCAL_AUTH_DB"])
+        log = (tmp / "server.log").open("wb")
+        server = subprocess.Popen(  # noqa: ASYNC220 - once, before any load
+            pywire_command(port), cwd=app_dir, env=env, stdout=log, stderr=subprocess.STDOUT
+        )
+        try:
+            try:
+                await wait_ready(base)
+            except RuntimeError:
+                print((tmp / "server.log").read_text()[-4000:])
+                raise
+            async with httpx.AsyncClient() as client:
+                idle = await asyncio.wait_for(page_latencies_for(client, base, 100), timeout=120)
+            idle_rss = tree_rss(server.pid)
+            print(
+                f"pywire run: {len(children(server.pid))} child processes of the supervisor "
+                f"(default workers = 2 x {cores} + 1 = {2 * cores + 1}, and multiprocessing's "
+                f"helper); tree RSS idle {idle_rss / MIB:.0f} MiB; idle page GET "
+                f"p50 {ms(idle, 0.5)} ms, p99 {ms(idle, 0.99)} ms"
+            )
+            for concurrency in args.concurrency:
+                await measure(args, base, server.pid, idle_rss, threads, concurrency)
+        finally:
+            server.terminate()
+            server.wait(timeout=60)
+            log.close()
+    print(f"load average at end {load()}")
+
+
+async def measure(
+    args: argparse.Namespace, base: str, root: int, idle_rss: int, threads: int, concurrency: int
+) -> None:
+    ratios, niced_ratios, rates, limits, busy, peaks = [], [], [], [], [], []
+    failures: Counter[str] = Counter()
+    for _ in range(args.rounds):
+        # The limit right before the logins, at normal priority; and right after, at
+        # the app's hashing priority (nice +10): on a machine other work keeps busy, the
+        # app's niced threads get less CPU than a baseline at normal priority would.
+        limit = raw_rate(threads, seconds=args.limit_seconds)
+        with PeakTreeRss(root) as sampler:
+            rate, samples, failed = await logins(base, args.logins, concurrency)
+        niced = niced_raw_rate(threads, args.limit_seconds, HASH_NICE)
+        ratios.append(rate / limit)
+        niced_ratios.append(rate / niced)
+        rates.append(rate)
+        limits.append(limit)
+        peaks.append(sampler.peak)
+        busy += samples
+        failures += failed
+    ratio = statistics.median(ratios)
+    p99 = float(ms(busy, 0.99))
+    print(
+        f"concurrency {concurrency:>2}: {statistics.median(rates):.2f} logins/s = {ratio:.2f} x "
+        f"limit (rounds {', '.join(f'{r:.2f}' for r in ratios)}; limit "
+        f"{min(limits):.2f}-{max(limits):.2f}/s); "
+        f"{statistics.median(niced_ratios):.2f} x the limit at nice +{HASH_NICE} "
+        f"(rounds {', '.join(f'{r:.2f}' for r in niced_ratios)})\n"
+        f"    page GET under load p50 {ms(busy, 0.5)} ms, p99 {p99:.1f} ms, max "
+        f"{ms(busy, 1)} ms ({len(busy)} samples); peak tree RSS {max(peaks) / MIB:.0f} MiB "
+        f"(+{(max(peaks) - idle_rss) / MIB:.0f} MiB over idle); "
+        f"failures {sum(failures.values())} {dict(failures) or ''}\n"
+        f"    goal >= 0.85 x limit and p99 < 100 ms: "
+        f"{'met' if ratio >= 0.85 and p99 < 100 else 'MISSED'}"
+    )
+
+
+def children(pid: int) -> list[int]:
+    found: list[int] = []
+    with contextlib.suppress(OSError):
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{task}/children") as kids:
+                found.extend(int(kid) for kid in kids.read().split())
+    return found
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--logins", type=int, default=32, help="logins per round")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[8, 16])
+    parser.add_argument("--limit-seconds", type=float, default=2.5, help="per baseline, per round")
+    asyncio.run(run(parser.parse_args()))
