@@ -27,6 +27,8 @@ from pywire_auth import (
     connect_auth,
 )
 
+IDP_SECRET = "6f99431afc86c1f74056f8b052b071e1"
+SESSION_SECRET = "2e904d3a22fa181c06f8e2e6db9c2816"
 PAGES = Path(__file__).resolve().parents[1] / "examples" / "local_idp" / "src" / "pages"
 
 
@@ -36,12 +38,18 @@ def build(db_url: str) -> PyWire:
     nice = int(os.environ.get("BENCH_HASH_NICE", "10"))
     hasher = Argon2Hasher(max_workers=int(workers) if workers else None, max_pending=256, nice=nice)
     store: AuthStore = MemoryAuthStore() if db_url == "memory" else SQLAlchemyAuthStore(db_url)
-    idp = LocalIdP(store=store, secret="b" * 32, hasher=hasher)
+    idp = LocalIdP(store=store, secret=IDP_SECRET, hasher=hasher)
     # BENCH_CHANNEL=memory: PyWire's in-process channel instead of the default
     # event-log channel, to measure what following other workers costs.
     channel = MemoryAuthChannel() if os.environ.get("BENCH_CHANNEL") == "memory" else None
     # Throttling would refuse a benchmark's repeated logins by design.
-    connect_auth(app, local_idp=idp, session_secret="s" * 32, throttle=None, auth_channel=channel)
+    connect_auth(
+        app,
+        local_idp=idp,
+        session_secret="2e904d3a22fa181c06f8e2e6db9c2816",
+        throttle=None,
+        auth_channel=channel,
+    )
     return app
 
 

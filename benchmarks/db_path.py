@@ -60,8 +60,8 @@ from pywire_auth.stores._schema import metadata
 
 BENCH_DB = "pywire_auth_bench"
 POSTGRES_ENV = "PYWIRE_AUTH_TEST_POSTGRES_URL"
-SECRET = "b" * 32
-SESSION_SECRET = "s" * 32
+SECRET = "00c87aa339e388427f7903432f92a47f"
+SESSION_SECRET = "49e8e8707390d96c2dd334c83175e5f4"
 # A well-formed but fake hash: this benchmark measures the database path, not Argon2.
 FAKE_HASH = "$argon2id$v=19$m=65536,t=3,p=4$c2FsdHNhbHRzYWx0c2FsdA$" + "A" * 43
 # What principal_from_id_token runs (store.get_user), as one reusable statement.

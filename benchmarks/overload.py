@@ -44,6 +44,9 @@ EMAIL, PASSWORD = "flood@example.com", "flood-password"
 MIB = 1024 * 1024
 SAMPLE_INTERVAL = 0.02
 
+IDP_SECRET = "50b53aea3ca22e547ab5e3e37dbc4d9d"
+SESSION_SECRET = "4fadec7ff299baecd39076ccae0d5b6a"
+
 
 # Memory -----------------------------------------------------------------------------
 
@@ -145,7 +148,9 @@ async def flood(idp: LocalIdP, logins: int) -> dict[str, list[float]]:
 
 async def in_process(args: argparse.Namespace) -> None:
     hasher = Argon2Hasher()  # every default: argon2-cffi parameters, 512 MiB budget
-    idp = LocalIdP(store=MemoryAuthStore(), secret="f" * 32, hasher=hasher)
+    idp = LocalIdP(
+        store=MemoryAuthStore(), secret="417e863a59265db00594b51155ef3900", hasher=hasher
+    )
     per_hash = argon2.DEFAULT_MEMORY_COST * 1024
     bound = hasher.max_workers * per_hash
     print(
@@ -202,10 +207,12 @@ def serve(port: int) -> None:
 
     async def main() -> None:
         app = PyWire(pages_dir=str(PAGES))
-        idp = LocalIdP(store=MemoryAuthStore(), secret="b" * 32)
+        idp = LocalIdP(store=MemoryAuthStore(), secret=IDP_SECRET)
         # Sign-in rate limiting would answer "throttled" by itself; off, so every
         # throttled answer here comes from the hashing queue's bound.
-        connect_auth(app, local_idp=idp, session_secret="s" * 32, throttle=None)
+        connect_auth(
+            app, local_idp=idp, session_secret="4fadec7ff299baecd39076ccae0d5b6a", throttle=None
+        )
         await idp.create_user(email=EMAIL, password=PASSWORD)
         config = uvicorn.Config(
             app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", backlog=4096

@@ -58,7 +58,7 @@ from pywire_auth import LocalIdP, SQLAlchemyAuthStore
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "local_idp"
 EMAIL, PASSWORD = "bench@example.com", "bench-password"
-SECRET = "b" * 64
+SECRET = "6e1ef95135974ffdbf2faccb76de4ee3de9a61f91b6cb8ef6c86193c778e4931"
 MIB = 1024 * 1024
 SAMPLE_INTERVAL = 0.02
 HASH_NICE = 10  # Argon2Hasher's default ``nice``
