@@ -10,7 +10,8 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+import sys
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from pywire_auth.exceptions import ConfigurationError
@@ -28,10 +29,16 @@ MAIL_FROM_ENV = "PYWIRE_AUTH_MAIL_FROM"
 DEV_MODE_ENV = "PYWIRE_DEV_MODE"
 
 
-def dev_mode(environ: Mapping[str, str] | None = None) -> bool:
+def dev_mode(environ: Mapping[str, str] | None = None, argv: Sequence[str] | None = None) -> bool:
     """Whether the app runs under ``pywire dev``."""
     env = os.environ if environ is None else environ
-    return env.get(DEV_MODE_ENV) == "1"
+    if env.get(DEV_MODE_ENV) == "1":
+        return True
+    # `pywire dev` imports the app once to check it *before* it sets
+    # PYWIRE_DEV_MODE (pywire_cli/main.py), and that first import is the one
+    # whose connect_auth runs: its own command line is the only sign left.
+    args = sys.argv if argv is None else argv
+    return len(args) >= 2 and os.path.basename(args[0]) == "pywire" and args[1] == "dev"
 
 
 def mailer_from_env(environ: Mapping[str, str] | None = None) -> Mailer | None:
