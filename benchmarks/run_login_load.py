@@ -27,6 +27,7 @@ import argparse
 import asyncio
 import contextlib
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -93,6 +94,22 @@ def tree_pids(root: int) -> list[int]:
     return pids
 
 
+def tree_cpu(root: int) -> float:
+    """CPU seconds (user + system, all threads, living and ended) of ``root``'s tree."""
+    total = 0
+    for pid in tree_pids(root):
+        with contextlib.suppress(OSError), open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def own_cpu() -> float:
+    """CPU seconds this process has used (the clients, the prober, the sampler)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def tree_rss(root: int) -> int:
     """Summed VmRSS of ``root``'s process tree, in bytes."""
     total = 0
@@ -105,27 +122,49 @@ def tree_rss(root: int) -> int:
     return total
 
 
-class PeakTreeRss:
-    """Samples a process tree's summed RSS every 20 ms; ``peak`` is the highest sum seen."""
+def held_slots(inodes: set[int]) -> int:
+    """How many of the slot files (by inode) someone holds an exclusive flock on."""
+    held = 0
+    with open("/proc/locks") as locks:
+        for line in locks:
+            # "1: FLOCK  ADVISORY  WRITE 1234 00:2a:5678 0 EOF"; waiters have "->".
+            parts = line.split()
+            if len(parts) >= 6 and parts[1:4] == ["FLOCK", "ADVISORY", "WRITE"]:
+                held += int(parts[5].rsplit(":", 1)[1]) in inodes
+    return held
 
-    def __init__(self, root: int) -> None:
+
+class TreeSampler:
+    """Every 20 ms: the process tree's summed RSS (``peak``: the highest seen) and how
+    many machine hash slots are held (``slots``: one count per sample)."""
+
+    def __init__(self, root: int, slot_inodes: set[int]) -> None:
         self.root = root
+        self.slot_inodes = slot_inodes
         self.peak = 0
+        self.slots: list[int] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
         while not self._stop.is_set():
             self.peak = max(self.peak, tree_rss(self.root))
+            if self.slot_inodes:
+                self.slots.append(held_slots(self.slot_inodes))
             self._stop.wait(SAMPLE_INTERVAL)
 
-    def __enter__(self) -> PeakTreeRss:
+    def __enter__(self) -> TreeSampler:
         self._thread.start()
         return self
 
     def __exit__(self, *_exc: object) -> None:
         self._stop.set()
         self._thread.join()
+
+
+def slot_inodes(directory: Path) -> set[int]:
+    """The inodes of the app's slot files; none when the hasher keeps no machine slots."""
+    return {path.stat().st_ino for path in directory.glob("slot-*")}
 
 
 # The app under `pywire run` ---------------------------------------------------------
@@ -164,7 +203,7 @@ def pywire_command(port: int) -> list[str]:
 
 
 async def logins(
-    base: str, count: int, concurrency: int
+    base: str, count: int, concurrency: int, sampler: TreeSampler
 ) -> tuple[float, list[float], Counter[str]]:
     """``count`` logins by ``concurrency`` clients while a prober GETs the home page.
 
@@ -197,9 +236,10 @@ async def logins(
     try:
         async with httpx.AsyncClient(timeout=300) as prober:
             probe = asyncio.create_task(page_latencies(prober, base, stop))
-            start = time.perf_counter()
-            await asyncio.gather(*(worker(client) for client in clients))
-            elapsed = time.perf_counter() - start
+            with sampler:  # samples only while the logins run
+                start = time.perf_counter()
+                await asyncio.gather(*(worker(client) for client in clients))
+                elapsed = time.perf_counter() - start
             stop.set()
             samples = await probe
     finally:
@@ -259,8 +299,13 @@ async def run(args: argparse.Namespace) -> None:
                 f"helper); tree RSS idle {idle_rss / MIB:.0f} MiB; idle page GET "
                 f"p50 {ms(idle, 0.5)} ms, p99 {ms(idle, 0.99)} ms"
             )
+            inodes = slot_inodes(tmp / "hash-slots")
+            print(
+                f"machine hash slots: {len(inodes)}"
+                + ("" if inodes else " (this version of the hasher keeps none)")
+            )
             for concurrency in args.concurrency:
-                await measure(args, base, server.pid, idle_rss, threads, concurrency)
+                await measure(args, base, server.pid, idle_rss, threads, concurrency, inodes)
         finally:
             server.terminate()
             server.wait(timeout=60)
@@ -269,23 +314,39 @@ async def run(args: argparse.Namespace) -> None:
 
 
 async def measure(
-    args: argparse.Namespace, base: str, root: int, idle_rss: int, threads: int, concurrency: int
+    args: argparse.Namespace,
+    base: str,
+    root: int,
+    idle_rss: int,
+    threads: int,
+    concurrency: int,
+    inodes: set[int],
 ) -> None:
     ratios, niced_ratios, rates, limits, busy, peaks = [], [], [], [], [], []
+    held: list[int] = []
+    raw_cpu: list[float] = []  # CPU seconds per raw verification
+    login_cpu: list[float] = []  # CPU seconds of the server's process tree per login
+    client_cpu: list[float] = []  # CPU seconds of this process (clients, prober) per login
     failures: Counter[str] = Counter()
     for _ in range(args.rounds):
         # The limit right before the logins, at normal priority; and right after, at
         # the app's hashing priority (nice +10): on a machine other work keeps busy, the
         # app's niced threads get less CPU than a baseline at normal priority would.
+        cpu = own_cpu()
         limit = raw_rate(threads, seconds=args.limit_seconds)
-        with PeakTreeRss(root) as sampler:
-            rate, samples, failed = await logins(base, args.logins, concurrency)
+        raw_cpu.append((own_cpu() - cpu) / (limit * args.limit_seconds))
+        sampler = TreeSampler(root, inodes)
+        server_cpu, cpu = tree_cpu(root), own_cpu()
+        rate, samples, failed = await logins(base, args.logins, concurrency, sampler)
+        login_cpu.append((tree_cpu(root) - server_cpu) / args.logins)
+        client_cpu.append((own_cpu() - cpu) / args.logins)
         niced = niced_raw_rate(threads, args.limit_seconds, HASH_NICE)
         ratios.append(rate / limit)
         niced_ratios.append(rate / niced)
         rates.append(rate)
         limits.append(limit)
         peaks.append(sampler.peak)
+        held += sampler.slots
         busy += samples
         failures += failed
     ratio = statistics.median(ratios)
@@ -300,7 +361,17 @@ async def measure(
         f"{ms(busy, 1)} ms ({len(busy)} samples); peak tree RSS {max(peaks) / MIB:.0f} MiB "
         f"(+{(max(peaks) - idle_rss) / MIB:.0f} MiB over idle); "
         f"failures {sum(failures.values())} {dict(failures) or ''}\n"
-        f"    goal >= 0.85 x limit and p99 < 100 ms: "
+        + (
+            f"    machine hash slots held during the logins: mean {statistics.mean(held):.2f} "
+            f"of {len(inodes)}, all held in {sum(h == len(inodes) for h in held) / len(held):.0%}"
+            f" of {len(held)} samples\n"
+            if held
+            else ""
+        )
+        + f"    CPU per login: server tree {statistics.median(login_cpu) * 1000:.0f} ms + "
+        f"clients and prober {statistics.median(client_cpu) * 1000:.0f} ms, against "
+        f"{statistics.median(raw_cpu) * 1000:.0f} ms per raw verification\n"
+        + f"    goal >= 0.85 x limit and p99 < 100 ms: "
         f"{'met' if ratio >= 0.85 and p99 < 100 else 'MISSED'}"
     )
 
