@@ -30,6 +30,7 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -312,6 +313,9 @@ async def run(args: argparse.Namespace) -> None:
 
 
 def main() -> None:
+    # Hashers here (and in the HTTP server, which inherits this) take machine slots of
+    # their own, not ones other apps of this user on the host share.
+    os.environ.setdefault("PYWIRE_AUTH_HASH_SLOTS_DIR", tempfile.mkdtemp(prefix="overload-"))
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
