@@ -23,6 +23,9 @@ other workers. A waiter can be told to give up (its request was cancelled) and t
 takes no slot. A process stopped (SIGSTOP, a debugger) while it is the head stops
 the queue until it resumes; one that dies frees it.
 
+A forked child (``gunicorn --preload``) reopens the files, so it neither shares its
+parent's flocks nor keeps the slot of a parent that died holding one.
+
 Where ``fcntl`` is missing (Windows), there are no machine slots: the hasher keeps
 only its per-process bounds.
 """
