@@ -143,13 +143,17 @@ class AuthMiddleware:
             set_cookie = None
             if principal.is_authenticated and scope["type"] == "http":
                 resend, expires_at = stale_key, record.expires_at
+                # Read the clock before the slide's database round trip: read after,
+                # a second boundary in between would send a cookie a second short.
+                now = sessions.now()
                 if sessions.needs_refresh(record):
                     slid = await sessions.slide(record)
                     resend, expires_at = slid is not None, slid or expires_at
                 if resend:
                     # A refresh, or a cookie signed with a fallback secret: send the
                     # cookie again, signed with the current one, for the time it has left.
-                    left = min(expires_at, sessions.absolute_expiry(record)) - sessions.now()
+                    end = min(expires_at, sessions.absolute_expiry(record))
+                    left = min(end - now, sessions.config.ttl)
                     set_cookie = sessions.cookie_header(token, https=https, max_age=left)
         except AuthError as exc:
             # The error's code only: a chained driver message may quote parameters.

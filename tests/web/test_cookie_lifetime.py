@@ -152,3 +152,25 @@ async def test_expired_session_cookie_is_anonymous(web: WebApp) -> None:
     page = await client.get("/profile")
     assert page.status_code == 303
     assert session_set_cookie(page) is None
+
+
+async def test_refreshed_cookie_keeps_the_full_ttl_when_the_clock_ticks_during_the_slide(
+    web: WebApp,
+) -> None:
+    """The slide's database round trip can cross a second boundary (seen in CI)."""
+    await register(web.client(), "ann@example.com")
+    sessions = web.app.state.auth._state.sessions
+    sessions.config = SessionConfig(ttl=100, refresh_after=0)
+    browser = web.client(
+        cookie=await _cookie_from_the_past(
+            web, "ann@example.com", started=time.time() - 50, ttl=100
+        )
+    )
+    ticks = iter(range(10**6))
+    base = time.time()
+    # Every reading of the clock is a second later than the one before.
+    sessions._clock = lambda: base + next(ticks)
+    page = await browser.get("/")
+    refreshed = session_set_cookie(page)
+    assert refreshed is not None
+    assert cookie_attributes(refreshed)["max-age"] == "100"
