@@ -74,14 +74,16 @@ async def wait_ready(base: str) -> None:
     raise RuntimeError("server did not start")
 
 
-async def page_latencies(client: httpx.AsyncClient, base: str, stop: asyncio.Event) -> list[float]:
+async def page_latencies(
+    client: httpx.AsyncClient, base: str, stop: asyncio.Event, interval: float = PROBE_INTERVAL
+) -> list[float]:
     samples = []
     while not stop.is_set():
         start = time.perf_counter()
         response = await client.get(base + "/")
         samples.append(time.perf_counter() - start)
         response.raise_for_status()
-        await asyncio.sleep(PROBE_INTERVAL)
+        await asyncio.sleep(interval)
     return samples
 
 
