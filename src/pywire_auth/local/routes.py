@@ -25,7 +25,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from pywire_auth._forms import BadBody, read_form, read_json_object
+from pywire_auth._forms import BadBody, read_form, read_json_object, with_query_redirects
 from pywire_auth._http import add_query_param, is_cross_site, safe_local_path, same_origin_referer
 from pywire_auth._state import AuthState
 from pywire_auth.audit import AuditEvent, audit, email_hash
@@ -144,10 +144,12 @@ class LocalRoutes:
                 return PlainTextResponse("Method Not Allowed", 405, headers={"Allow": "POST"})
             if is_cross_site(request.headers, scheme=request.url.scheme):
                 return PlainTextResponse("Cross-site request refused", 403)
-            fields: dict[str, str] = {}
+            # ``next``/``error_next`` may also sit in the form's action URL; known
+            # before the body is read so that a refused body still lands there.
+            fields = with_query_redirects({}, request.query_params)
             try:
                 try:
-                    fields = await read_form(request)
+                    fields = with_query_redirects(await read_form(request), request.query_params)
                 except BadBody:
                     # Sign-out must work from a bare fetch() too; it needs no field.
                     if not body_optional:
