@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from pywire.auth import AuthChannel, PolicyEngine
 from starlette.routing import BaseRoute, Route
 
+from pywire_auth._options import session_options
 from pywire_auth._state import AuthState
 from pywire_auth.account.options import AccountOptions
 from pywire_auth.account.referrer import NoReferrerMiddleware
@@ -21,6 +22,7 @@ from pywire_auth.actions import AuthActions
 from pywire_auth.channels._default import default_channel
 from pywire_auth.channels.fanout import FanoutChannel
 from pywire_auth.exceptions import ConfigurationError
+from pywire_auth.hooks import AuthHook, AuthHooks
 from pywire_auth.local.idp import LocalIdP
 from pywire_auth.local.principal import plain_user_id
 from pywire_auth.local.routes import LocalRoutes, RegistrationClaims
@@ -65,6 +67,11 @@ def connect_auth(
     mailer: Mailer | object | None = _DEFAULT,
     base_url: str = "",
     account_options: AccountOptions | None = None,
+    secret_key: str = "",
+    session_ttl: int | None = None,
+    cookie_secure: bool | None = None,
+    on_login: AuthHook | None = None,
+    on_logout: AuthHook | None = None,
 ) -> PolicyEngine:
     """Add sign-in sessions, the auth middleware and the local IdP routes to ``app``.
 
@@ -106,6 +113,14 @@ def connect_auth(
       ``pywire dev``); links start with ``base_url`` or ``PYWIRE_AUTH_BASE_URL``;
       ``account_options`` (an :class:`~pywire_auth.AccountOptions`) sets pages,
       lifetimes and messages. See docs/account-lifecycle.md.
+    * ``on_login(principal, request)`` runs after every sign-in (a new session:
+      register, login, password reset or change, provider sign-in) and
+      ``on_logout(principal, request)`` after a sign-out (``ANONYMOUS`` if the
+      browser had no live session); one that raises is logged, never breaking
+      the sign-in (:mod:`pywire_auth.hooks`).
+    * pywire-auth's documented short options work too: ``secret_key`` is
+      ``session_secret``; ``session_ttl`` and ``cookie_secure`` are
+      ``SessionConfig(ttl=, secure=)`` (not combinable with ``session_config``).
     """
     if getattr(app, "_pywire_auth_connected", False):
         raise ConfigurationError("connect_auth was already called for this app")
@@ -121,6 +136,13 @@ def connect_auth(
         raise ConfigurationError(
             f"{type(store).__name__} keeps no sessions: implement SessionStore on it"
         )
+    session_secret, session_config = session_options(
+        session_secret=session_secret,
+        secret_key=secret_key,
+        session_config=session_config,
+        session_ttl=session_ttl,
+        cookie_secure=cookie_secure,
+    )
     sessions = SessionManager(
         store, session_secret, session_config, secret_fallbacks=session_secret_fallbacks
     )
@@ -138,6 +160,7 @@ def connect_auth(
         channel=channel,
         local_idp=local_idp,
         throttle=default_throttle(store) if throttle is _DEFAULT else _as_throttle(throttle),
+        hooks=AuthHooks(on_login=on_login, on_logout=on_logout),
     )
     if isinstance(channel, FanoutChannel):
         # A sign-out or claim change in another worker must not be served from

@@ -208,6 +208,7 @@ class LocalRoutes:
         device = self.guard.device_cookie(fields.get("email", ""), https=_https(request))
         if device is not None:
             response.headers.append("set-cookie", device)
+        await self.state.hooks.signed_in(request, user_id, self.state.store)
         return response
 
     # The routes ---------------------------------------------------------------
@@ -294,6 +295,7 @@ class LocalRoutes:
         else:
             self._audit_revoke(None, client)
         response.headers.append("set-cookie", sessions.clear_cookie_header(https=_https(request)))
+        await self.state.hooks.signed_out(request, request.scope.get("user", ANONYMOUS))
         return response
 
     @staticmethod

@@ -212,6 +212,7 @@ class ProviderRoutes:
         response = RedirectResponse(pending.next, 303, headers=_NO_STORE)
         response.headers.append("set-cookie", sessions.cookie_header(token, https=https))
         response.headers.append("set-cookie", self.pending.cookie("", https=https))
+        await self.state.hooks.signed_in(request, user_id, self.state.store)
         return response
 
 
