@@ -130,6 +130,11 @@ class LocalIdP:
     def __repr__(self) -> str:
         return f"LocalIdP(store={self.store!r}, tokens={self.tokens!r})"
 
+    @property
+    def issuer(self) -> str:
+        """The ``iss`` of this IdP's tokens (``LocalIdP(issuer=...)``, ``pywire-auth-local``)."""
+        return self.tokens.issuer
+
     async def create_user(
         self,
         *,
