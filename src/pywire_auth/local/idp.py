@@ -37,6 +37,7 @@ from pywire_auth.local.principal import plain_user_id, principal_for
 from pywire_auth.protocols import AuthStore, PasswordHasher, SessionStore
 from pywire_auth.sessions import SessionManager
 from pywire_auth.stores.memory import MemoryAuthStore
+from pywire_auth.tokens._advice import reserved_claim_advice
 from pywire_auth.tokens.issuer import RESERVED_CLAIMS, FallbackSecret, TokenIssuer
 from pywire_auth.types import LOCAL_PROVIDER, JSONValue, ProviderLink, UserRecord
 
@@ -158,7 +159,10 @@ class LocalIdP:
         user_claims = dict(claims or {})
         owned = _OWNED_CLAIMS.intersection(user_claims)
         if owned:
-            raise ReservedClaimError(f"these claims cannot be stored on a user: {sorted(owned)}")
+            raise ReservedClaimError(
+                f"these claims cannot be stored on a user: {sorted(owned)}"
+                + reserved_claim_advice(owned)
+            )
         plain = await self.password_policy.check(password, email=address)
         user_id = str(uuid.uuid4())
         user = UserRecord(

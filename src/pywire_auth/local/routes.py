@@ -71,6 +71,9 @@ RegistrationClaims = Callable[
 ]
 
 _NO_STORE = {"Cache-Control": "no-store"}
+#: Sign-up fields the routes read themselves; any other posted field is the app's.
+_FORM_FIELDS = frozenset({"email", "password", "name", "next", "error_next"})
+_MAX_WARNED = 16
 _ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
 
@@ -96,6 +99,7 @@ class LocalRoutes:
     on_registered: Callable[[Request, str, Response], Awaitable[None]] | None = None
     guard: SignInGuard = field(init=False, repr=False)
     _audit_key: bytes = field(init=False, repr=False)
+    _warned: set[str] = field(init=False, repr=False, default_factory=set)
 
     def __post_init__(self) -> None:
         policy = self.throttle_policy or ThrottlePolicy()
@@ -227,6 +231,8 @@ class LocalRoutes:
         if self.registration_claims is not None:
             result = self.registration_claims(fields)
             claims = await result if inspect.isawaitable(result) else result
+        else:
+            self._warn_self_granted(fields)
         user_id = await self.idp.create_user(
             email=email, password=password, name=fields.get("name", ""), claims=dict(claims)
         )
@@ -235,6 +241,20 @@ class LocalRoutes:
         if self.on_registered is not None:
             await self.on_registered(request, user_id, response)
         return response
+
+    def _warn_self_granted(self, fields: Mapping[str, str]) -> None:
+        # pywire-auth 0.4 stored a posted ``role`` as a claim: anyone could make
+        # themselves admin. Here it grants nothing; tell the developer (once per
+        # field, and about few fields: the names come from strangers) what to do.
+        for name in fields.keys() - _FORM_FIELDS - self._warned:
+            if len(self._warned) >= _MAX_WARNED:
+                return
+            self._warned.add(name)
+            logger.warning(
+                "sign-up form field %r granted no claim: anyone can post it. Decide "
+                "claims with connect_auth(registration_claims=...) (docs/web.md)",
+                name[:64],
+            )
 
     async def login(self, request: Request, fields: dict[str, str]) -> Response:
         """``POST {prefix}/local/login``: check the password, sign in, go to ``next``."""

@@ -35,6 +35,7 @@ from joserfc.errors import JoseError
 from joserfc.jwk import OctKey
 
 from pywire_auth.exceptions import ConfigurationError, InvalidInputError, ReservedClaimError
+from pywire_auth.tokens._advice import reserved_claim_advice
 
 __all__ = ["MIN_SECRET_BYTES", "RESERVED_CLAIMS", "FallbackSecret", "TokenIssuer"]
 
@@ -177,7 +178,10 @@ class TokenIssuer:
         extra = dict(claims or {})
         reserved = RESERVED_CLAIMS.intersection(extra)
         if reserved:
-            raise ReservedClaimError(f"claims the issuer owns cannot be set: {sorted(reserved)}")
+            raise ReservedClaimError(
+                f"claims the issuer owns cannot be set: {sorted(reserved)}"
+                + reserved_claim_advice(reserved)
+            )
         now = int(time.time())
         payload = {
             **extra,
