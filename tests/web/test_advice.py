@@ -10,11 +10,21 @@ from pywire import PyWire
 from pywire_auth import (
     ConfigurationError,
     MemoryAuthStore,
+    MemoryThrottle,
     ReservedClaimError,
+    ThrottlePolicy,
     WeakPasswordError,
     connect_auth,
 )
-from tests.web.conftest import PAGES_DIR, SESSION_SECRET, AppFactory, make_idp, register
+from tests.web.conftest import (
+    PAGES_DIR,
+    SESSION_SECRET,
+    AppFactory,
+    error_code,
+    login,
+    make_idp,
+    register,
+)
 
 pytestmark = pytest.mark.asyncio
 
@@ -82,3 +92,27 @@ async def test_a_posted_role_grants_nothing_and_says_how_to_grant(
     assert len(warnings) == 1, warnings  # once per field, not per sign-up
     assert "'role'" in warnings[0]
     assert "registration_claims=" in warnings[0]
+
+
+@pytest.mark.parametrize("web_backend", ["memory"])
+async def test_a_throttle_configured_the_pre_0_5_way_counts_with_its_rule(
+    app_factory: AppFactory,
+) -> None:
+    # MemoryThrottle(limit=, window=), as this project's earlier docs configured it.
+    web = await app_factory(throttle=MemoryThrottle(limit=2, window=300))
+    await register(web.client(), "ann@example.com")
+    answers = [
+        error_code(await login(web.client(), "ann@example.com", "wrong password")) for _ in range(3)
+    ]
+    assert answers == ["invalid", "invalid", "throttled"]
+
+
+async def test_a_throttle_rule_and_a_policy_together_are_refused() -> None:
+    with pytest.raises(ConfigurationError, match="throttle_policy"):
+        connect_auth(
+            PyWire(pages_dir=str(PAGES_DIR)),
+            local_idp=make_idp(MemoryAuthStore()),
+            session_secret=SESSION_SECRET,
+            throttle=MemoryThrottle(limit=2, window=300),
+            throttle_policy=ThrottlePolicy(),
+        )

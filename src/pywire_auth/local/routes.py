@@ -31,6 +31,7 @@ from pywire_auth._state import AuthState
 from pywire_auth.audit import AuditEvent, audit, email_hash
 from pywire_auth.exceptions import (
     AuthError,
+    ConfigurationError,
     MissingFieldError,
 )
 from pywire_auth.local.device import DeviceCookies
@@ -39,7 +40,7 @@ from pywire_auth.local.idp import SESSION_CLAIM, LocalIdP
 from pywire_auth.local.principal import plain_user_id, principal_user_id
 from pywire_auth.middleware import SESSION_SCOPE_KEY
 from pywire_auth.sessions import SessionManager
-from pywire_auth.throttles.policy import ThrottlePolicy
+from pywire_auth.throttles.policy import RateLimit, ThrottlePolicy
 from pywire_auth.tokens.issuer import RESERVED_CLAIMS
 from pywire_auth.types import JSONValue
 
@@ -102,7 +103,7 @@ class LocalRoutes:
     _warned: set[str] = field(init=False, repr=False, default_factory=set)
 
     def __post_init__(self) -> None:
-        policy = self.throttle_policy or ThrottlePolicy()
+        policy = _policy_of(self.state.throttle, self.throttle_policy)
         devices = None
         if policy.device_cookie_ttl:
             devices = DeviceCookies(
@@ -409,6 +410,19 @@ class LocalRoutes:
             and user.user_id == subject
             and record.expires_at > sessions.now()
         )
+
+
+def _policy_of(throttle: object, policy: ThrottlePolicy | None) -> ThrottlePolicy:
+    # A throttle built with one limit=/window= rule (the pre-0.5 way) carries it.
+    rule = getattr(throttle, "rule", None)
+    if not isinstance(rule, RateLimit):
+        return policy or ThrottlePolicy()
+    if policy is not None:
+        raise ConfigurationError(
+            "the throttle's limit=/window= and throttle_policy= both set the numbers: "
+            "keep throttle_policy=ThrottlePolicy(...) and pass MemoryThrottle() without them"
+        )
+    return ThrottlePolicy.from_rule(rule)
 
 
 def _json(

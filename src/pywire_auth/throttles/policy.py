@@ -117,6 +117,23 @@ class ThrottlePolicy:
     #: How long a device cookie is honoured, in seconds; 0 issues none.
     device_cookie_ttl: int = 180 * 24 * 3600
 
+    @classmethod
+    def from_rule(cls, rule: RateLimit) -> ThrottlePolicy:
+        """The policy of pywire-auth < 0.5's single ``MemoryThrottle(limit=, window=)``.
+
+        That one rule counted sign-in attempts per address and per email, and
+        sign-ups per address; so it does here. Counters it did not know
+        (distinct emails per address, device cookies) keep their defaults.
+
+        >>> ThrottlePolicy.from_rule(RateLimit(5, 60)).failures_per_account
+        RateLimit(limit=5, window=60)
+        """
+        return cls(
+            failures_per_address=rule,
+            failures_per_account=rule,
+            registrations_per_address=rule,
+        )
+
     def __post_init__(self) -> None:
         if not 0 < self.ipv6_prefix <= 128:
             raise ConfigurationError("ipv6_prefix must be between 1 and 128")
