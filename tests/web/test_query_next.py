@@ -22,7 +22,9 @@ from tests.web.conftest import (
     REVOKE,
     SESSION_SECRET,
     AppFactory,
+    Outage,
     WebApp,
+    assert_cookie_cleared,
     error_code,
     location,
     post_form,
@@ -153,3 +155,20 @@ async def test_verify_email_post_follows_next_from_the_query(web: WebApp) -> Non
     link = LinkTokens(key).issue("verify_email", user.user_id, state=_verify_state(user), ttl=600)
     response = await post_form(web.client(), "/auth/local/verify-email?next=/done", {"token": link})
     assert location(response) == "/done"
+
+
+async def test_a_failed_revoke_honours_error_next(app_factory: AppFactory, outage: Outage) -> None:
+    # docs/web.md, the revoke route's failure column: store down -> ?error=unavailable
+    # at error_next (from the form or the URL), this browser signed out regardless.
+    web = await app_factory(store=outage.store)
+    form_user, query_user = web.client(), web.client()
+    await register(form_user, ANN)
+    await register(query_user, "bob@example.com")
+    outage.down()
+    by_form = await post_form(form_user, REVOKE, {"error_next": "/sessions"})
+    by_query = await post_form(query_user, REVOKE + "?error_next=/sessions")
+    outage.up()
+    for response in (by_form, by_query):
+        assert redirect_path(response) == "/sessions"
+        assert error_code(response) == "unavailable"
+        assert_cookie_cleared(response)
