@@ -28,6 +28,7 @@ __all__ = [
     "PasswordHasher",
     "SessionStore",
     "Throttle",
+    "UserDirectory",
 ]
 
 
@@ -143,6 +144,33 @@ class AuthStore(Protocol):
 
     async def close(self) -> None:
         """Release what the store opened itself. Safe to call more than once."""
+        ...
+
+
+@runtime_checkable
+class UserDirectory(Protocol):
+    """Listing accounts and their sessions, for operators (the admin page).
+
+    Kept apart from :class:`AuthStore` so a store without it still signs users in;
+    both shipped stores implement it. Users come ordered by ``(email, user_id)``
+    in code-point order, a page at a time (keyset pagination: pass the last row's
+    ``(email, user_id)`` as ``after``), so every page costs the same at any size.
+    """
+
+    async def list_users(
+        self, *, email_prefix: str = "", after: tuple[str, str] | None = None, limit: int = 50
+    ) -> list[UserRecord]:
+        """Up to ``limit`` (1 to 1000) users whose email starts with ``email_prefix``
+        (exactly: case and accents count), ordered by ``(email, user_id)``, after
+        the ``(email, user_id)`` pair ``after`` when given.
+
+        A bad ``limit``, prefix or cursor raises
+        :class:`~pywire_auth.exceptions.InvalidInputError`.
+        """
+        ...
+
+    async def list_user_sessions(self, user_id: str) -> list[SessionRecord]:
+        """Every stored session of the user (expired ones too), by ``(created_at, session_id)``."""
         ...
 
 

@@ -40,6 +40,7 @@ from pywire_auth.stores._hot_reads import (
     fetch_one_raw,
 )
 from pywire_auth.stores._limits import SESSION_ID_LENGTH
+from pywire_auth.stores._listing import check_listing, prefix_upper_bound
 from pywire_auth.stores._schema import (
     credentials,
     events,
@@ -466,6 +467,44 @@ class SQLAlchemyAuthStore:
             return bool(result.rowcount)
 
         return await self._transact(work)
+
+    async def list_users(
+        self, *, email_prefix: str = "", after: tuple[str, str] | None = None, limit: int = 50
+    ) -> list[UserRecord]:
+        """A page of users by ``(email, user_id)`` (see :class:`~pywire_auth.UserDirectory`).
+
+        One seek on ``ix_pywire_auth_users_email_user_id`` and ``limit`` rows read
+        in index order: no sort, no offset, the same cost on every page.
+        """
+        check_listing(email_prefix, after, limit)
+        query = sa.select(users).order_by(users.c.email, users.c.user_id).limit(limit)
+        if email_prefix:
+            # A range, not LIKE: SQLite's LIKE ignores case and seeks no index.
+            query = query.where(users.c.email >= email_prefix)
+            upper = prefix_upper_bound(email_prefix)
+            if upper is not None:
+                query = query.where(users.c.email < upper)
+        if after is not None:
+            # The leading ">=" is what the index seeks; the OR only breaks email ties.
+            email, user_id = after
+            query = query.where(
+                users.c.email >= email,
+                sa.or_(users.c.email > email, users.c.user_id > user_id),
+            )
+        return [user_from_values(tuple(row)) for row in await self._rows(query)]
+
+    async def list_user_sessions(self, user_id: str) -> list[SessionRecord]:
+        """The user's sessions, by ``(created_at, session_id)``, through the user_id index."""
+        query = (
+            sa.select(sessions)
+            .where(sessions.c.user_id == user_id)
+            .order_by(sessions.c.created_at, sessions.c.session_id)
+        )
+        rows = await self._rows(query)
+        return [
+            SessionRecord(r.session_id, r.user_id, int(r.created_at), int(r.expires_at))
+            for r in rows
+        ]
 
     async def create_session(self, session: SessionRecord) -> None:
         """Store a new session of an existing user."""

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from pywire_auth.exceptions import InvalidInputError, UserExistsError, UserNotFoundError
-from pywire_auth.protocols import AuthStore, SessionStore
+from pywire_auth.protocols import AuthStore, SessionStore, UserDirectory
 from pywire_auth.types import LOCAL_PROVIDER, ProviderLink, SessionRecord, UserRecord
 
 __all__ = ["AuthStoreContract"]
@@ -521,6 +521,98 @@ class AuthStoreContract:
         assert await store.delete_user(user.user_id) is True
         assert await sessions.get_session("g" * 64) is None
         assert await sessions.get_session_user("g" * 64) is None
+
+    @staticmethod
+    def _directory(store: AuthStore) -> UserDirectory:
+        if not isinstance(store, UserDirectory):
+            pytest.skip("this store lists no users")
+        return store
+
+    async def test_users_are_listed_in_keyset_pages(self, store: AuthStore) -> None:
+        directory = self._directory(store)
+        # Two users share an email (an OIDC account without one): user_id breaks the tie.
+        emails = ["carl@x.io", "ann@x.io", "", "bob@x.io", "", "ann@y.io", "Ann@x.io", "é@x.io"]
+        created = [_user(email) for email in emails]
+        for i, user in enumerate(created):
+            await store.create_user(user, link=_local(user, f"subject-{i}"))
+        expected = sorted(created, key=lambda u: (u.email, u.user_id))
+        pages: list[list[UserRecord]] = []
+        after: tuple[str, str] | None = None
+        while True:
+            page = await directory.list_users(after=after, limit=3)
+            if not page:
+                break
+            pages.append(page)
+            after = (page[-1].email, page[-1].user_id)
+        assert [len(p) for p in pages] == [3, 3, 2]
+        assert [u for p in pages for u in p] == expected
+        assert await directory.list_users(limit=1000) == expected
+
+    async def test_users_are_found_by_exact_email_prefix(self, store: AuthStore) -> None:
+        directory = self._directory(store)
+        emails = ["ann@x.io", "anna@x.io", "Ann@x.io", "an@x.io", "ann", "bob@x.io"]
+        emails.append("ann\U0010ffff")  # the largest code point: no upper bound exists
+        for i, email in enumerate(emails):
+            user = _user(email)
+            await store.create_user(user, link=_local(user, f"subject-{i}"))
+
+        async def found(prefix: str, **more: Any) -> list[str]:
+            return [u.email for u in await directory.list_users(email_prefix=prefix, **more)]
+
+        assert await found("ann") == ["ann", "ann@x.io", "anna@x.io", "ann\U0010ffff"]
+        assert await found("ann@") == ["ann@x.io"]
+        # Case counts (stored emails are normalized; the prefix is compared as given).
+        assert await found("Ann") == ["Ann@x.io"]
+        assert await found("ann", limit=2) == ["ann", "ann@x.io"]
+        page = await directory.list_users(email_prefix="ann", limit=2)
+        assert await found("ann", after=(page[-1].email, page[-1].user_id)) == [
+            "anna@x.io",
+            "ann\U0010ffff",
+        ]
+        assert await found("\U0010ffff") == []
+        assert await found("zzz") == []
+        # LIKE wildcards are plain characters.
+        assert await found("an%") == []
+        assert await found("an_") == []
+
+    @pytest.mark.parametrize(
+        "arguments",
+        [
+            {"limit": 0},
+            {"limit": 1001},
+            {"limit": True},
+            {"email_prefix": "a" * 255},
+            {"email_prefix": "a\x00"},
+            {"after": ("a@x.io", "")},
+        ],
+    )
+    async def test_bad_listing_arguments_are_refused(
+        self, store: AuthStore, arguments: dict[str, Any]
+    ) -> None:
+        directory = self._directory(store)
+        with pytest.raises(InvalidInputError):
+            await directory.list_users(**arguments)
+
+    async def test_sessions_of_a_user_are_listed(self, store: AuthStore) -> None:
+        sessions = self._sessions(store)
+        directory = self._directory(store)
+        ann, bob = _user(), _user("bob@example.com")
+        for user in (ann, bob):
+            await store.create_user(user, link=_local(user))
+        records = [
+            SessionRecord("2" * 64, ann.user_id, 20, 30),
+            SessionRecord("1" * 64, ann.user_id, 20, 40),
+            SessionRecord("0" * 64, ann.user_id, 10, 5),  # expired: still listed
+            SessionRecord("3" * 64, bob.user_id, 1, 50),
+        ]
+        for record in records:
+            await sessions.create_session(record)
+        assert await directory.list_user_sessions(ann.user_id) == [
+            records[2],
+            records[1],
+            records[0],
+        ]
+        assert await directory.list_user_sessions("nobody") == []
 
     async def test_close_is_idempotent(self, store: AuthStore) -> None:
         await store.close()
