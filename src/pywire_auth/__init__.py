@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from pywire_auth.account.options import AccountOptions
 from pywire_auth.actions import AuthActions
+from pywire_auth.admin.options import AdminOptions
 from pywire_auth.audit import AUDIT_LOGGER
 from pywire_auth.channels.fanout import FanoutChannel
 from pywire_auth.channels.store import StoreAuthChannel
@@ -62,6 +63,7 @@ from pywire_auth.protocols import (
     PasswordHasher,
     SessionStore,
     Throttle,
+    UserDirectory,
 )
 from pywire_auth.security_headers import SecurityHeaders
 from pywire_auth.sessions import SessionConfig
@@ -89,6 +91,7 @@ __all__ = [
     "ERROR_CODES",
     "LOCAL_PROVIDER",
     "AccountOptions",
+    "AdminOptions",
     "Argon2Hasher",
     "AuthActions",
     "AuthError",
@@ -134,6 +137,7 @@ __all__ = [
     "ThrottlePolicy",
     "ThrottledError",
     "TokenIssuer",
+    "UserDirectory",
     "UserExistsError",
     "UserNotFoundError",
     "UserRecord",

@@ -18,6 +18,7 @@ from pywire_auth.account.options import AccountOptions
 from pywire_auth.account.referrer import NoReferrerMiddleware
 from pywire_auth.account.routes import AccountRoutes
 from pywire_auth.actions import AuthActions
+from pywire_auth.admin.options import AdminOptions
 from pywire_auth.channels._default import default_channel
 from pywire_auth.channels.fanout import FanoutChannel
 from pywire_auth.exceptions import ConfigurationError
@@ -65,6 +66,7 @@ def connect_auth(
     mailer: Mailer | object | None = _DEFAULT,
     base_url: str = "",
     account_options: AccountOptions | None = None,
+    admin: AdminOptions | None = None,
 ) -> PolicyEngine:
     """Add sign-in sessions, the auth middleware and the local IdP routes to ``app``.
 
@@ -106,6 +108,8 @@ def connect_auth(
       ``pywire dev``); links start with ``base_url`` or ``PYWIRE_AUTH_BASE_URL``;
       ``account_options`` (an :class:`~pywire_auth.AccountOptions`) sets pages,
       lifetimes and messages. See docs/account-lifecycle.md.
+    * ``admin`` (an :class:`~pywire_auth.AdminOptions`) mounts the admin pages
+      (accounts, claims, sessions) for users its policy lets in (docs/operations.md).
     """
     if getattr(app, "_pywire_auth_connected", False):
         raise ConfigurationError("connect_auth was already called for this app")
@@ -176,6 +180,13 @@ def connect_auth(
             default_next=default_next,
             login_page=login_page,
         ).routes()
+
+    if admin is not None:
+        # Imported here: most apps never mount the admin pages.
+        from pywire_auth.admin.routes import AdminRoutes, register_default_policy
+
+        register_default_policy(engine, admin)
+        routes += AdminRoutes(state, admin, login_page=login_page).routes()
 
     starlette_app = app.app
     # PyWire ends its route list with a GET/POST catch-all for pages and offers no
