@@ -247,6 +247,24 @@ async def test_grant_and_revoke_a_claim_reach_live_pages(app_factory: AppFactory
 
 
 @memory_only
+async def test_json_and_list_claim_values_are_revoked_one_by_one(app_factory: AppFactory) -> None:
+    web = await admin_app(app_factory)
+    admin, _ = await signed_in(web, "root@example.com", role="admin")
+    _, ann = await signed_in(web, "ann@example.com")
+    await web.store.update_user(ann.user_id, claims={"verified": True, "role": ["a", "b"]})
+    page = (await admin.get(user_url(ann))).text
+    assert '<input type="hidden" name="value" value="true">' in page
+    for fields in ({"claim": "verified", "value": "true"}, {"claim": "role", "value": "a"}):
+        response = await post_form(admin, user_url(ann) + "/revoke-claim", fields)
+        assert query_of(response)["done"] == ["claim_revoked"], fields
+    stored = await web.user("ann@example.com")
+    assert stored is not None
+    assert stored.claims == {"role": "b"}
+    gone = await post_form(admin, user_url(ann) + "/revoke-claim", {"claim": "role", "value": "a"})
+    assert query_of(gone)["error"] == ["not_found"]
+
+
+@memory_only
 async def test_bad_claims_are_refused(app_factory: AppFactory) -> None:
     web = await admin_app(app_factory)
     admin, _ = await signed_in(web, "root@example.com", role="admin")

@@ -22,6 +22,7 @@ from pywire_auth.types import JSONValue, ProviderLink, SessionRecord, UserRecord
 __all__ = [
     "CSP",
     "account_page",
+    "claim_text",
     "message_page",
     "users_page",
 ]
@@ -141,9 +142,14 @@ def users_page(
     return _layout("Accounts", base, body)
 
 
+def claim_text(value: JSONValue) -> str:
+    """How the page shows (and the revoke form names) one stored claim value."""
+    return value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+
+
 def _claim_values(value: JSONValue) -> list[str]:
     values = value if isinstance(value, list) else [value]
-    return [v if isinstance(v, str) else json.dumps(v, sort_keys=True) for v in values]
+    return [claim_text(v) for v in values]
 
 
 def _button_form(action: str, label: str, fields: Mapping[str, str], *, danger: bool) -> str:

@@ -39,6 +39,7 @@ from pywire_auth.exceptions import (
 )
 from pywire_auth.protocols import UserDirectory
 from pywire_auth.stores._limits import EMAIL_LENGTH, USER_ID_LENGTH
+from pywire_auth.types import UserRecord
 
 __all__ = ["AdminRoutes", "register_default_policy"]
 
@@ -60,7 +61,7 @@ ERROR_MESSAGES: Mapping[str, str] = {
     "invalid": "That was not accepted: check the fields.",
     "reserved": "sub, email and name come from the account and cannot be set as claims.",
     "confirm": "Tick the box to confirm the deletion.",
-    "not_found": "There is no such account (any more).",
+    "not_found": "There is no such account or claim (any more).",
     "unavailable": "The user store is unavailable; nothing was changed. Try again.",
 }
 
@@ -258,7 +259,15 @@ class AdminRoutes:
 
     async def _revoke_claim(self, user_id: str, fields: dict[str, str]) -> str:
         claim, value = _claim_fields(fields)
-        await self._actions.revoke_claim(user_id, claim, value or None)
+        user = await self._require_user(user_id)
+        stored = user.claims.get(claim)
+        values = stored if isinstance(stored, list) else [] if stored is None else [stored]
+        # The form names a value as the page showed it: `true` or `3` for JSON values.
+        remaining = [v for v in values if value and html.claim_text(v) != value]
+        if claim not in user.claims or len(remaining) == len(values):
+            raise UserNotFoundError("no such claim value")  # shown as "not_found"
+        kept = None if not remaining else remaining[0] if len(remaining) == 1 else remaining
+        await self._actions.update_claims(user.user_id, {claim: kept})
         return "claim_revoked"
 
     async def _revoke_sessions(self, user_id: str, _fields: dict[str, str]) -> str:
@@ -273,9 +282,11 @@ class AdminRoutes:
             raise UserNotFoundError(f"no user {user_id!r}")
         return "deleted"
 
-    async def _require_user(self, user_id: str) -> None:
-        if await self._state.store.get_user(user_id) is None:
+    async def _require_user(self, user_id: str) -> UserRecord:
+        user = await self._state.store.get_user(user_id)
+        if user is None:
             raise UserNotFoundError(f"no user {user_id!r}")
+        return user
 
 
 class _Unconfirmed(InvalidInputError):
