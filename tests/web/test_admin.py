@@ -22,11 +22,13 @@ from pywire_auth import (
     ConfigurationError,
     MemoryAuthStore,
     ProviderLink,
+    UserDirectory,
     UserRecord,
 )
 from tests.web.conftest import (
     EVIL,
     ORIGIN,
+    PASSWORD,
     AppFactory,
     WebApp,
     post_form,
@@ -297,6 +299,39 @@ async def test_revoking_sessions_signs_the_user_out_everywhere(app_factory: AppF
         assert (await next_event(events)).kind == "revoke"
     assert await signed_in_as(victim) is None
     assert "No sessions." in (await admin.get(user_url(ann))).text
+
+
+async def test_ending_one_session_signs_out_only_that_browser(app_factory: AppFactory) -> None:
+    web = await admin_app(app_factory)
+    admin, _ = await signed_in(web, "root@example.com", role="admin")
+    laptop, ann = await signed_in(web, "ann@example.com")
+    phone = web.client()
+    await post_form(phone, "/auth/local/login", {"email": "ann@example.com", "password": PASSWORD})
+    assert await signed_in_as(phone) == "ann@example.com"
+    directory = web.store
+    assert isinstance(directory, UserDirectory)
+    first, second = await directory.list_user_sessions(ann.user_id)
+    page = (await admin.get(user_url(ann))).text
+    assert f'name="session" value="{first.session_id}"' in page
+    async with events_for(web, ann) as events:
+        response = await post_form(
+            admin, user_url(ann) + "/revoke-session", {"session": first.session_id}
+        )
+        assert query_of(response)["done"] == ["session_revoked"]
+        # An update, not a revoke: each page checks whether its own session is gone.
+        assert (await next_event(events)).kind == "update"
+    assert await directory.list_user_sessions(ann.user_id) == [second]
+    # Both signed in within the same second: which one is listed first is the id's order.
+    signed_in_now = [await signed_in_as(client) for client in (laptop, phone)]
+    assert signed_in_now.count(None) == 1
+    assert signed_in_now.count("ann@example.com") == 1
+    # Another account's session, or one already ended, is not found.
+    _, bob = await signed_in(web, "bob@example.com")
+    (bobs,) = await directory.list_user_sessions(bob.user_id)
+    for session in (first.session_id, bobs.session_id, ""):
+        again = await post_form(admin, user_url(ann) + "/revoke-session", {"session": session})
+        assert query_of(again)["error"] == ["not_found"]
+    assert await directory.list_user_sessions(bob.user_id) == [bobs]
 
 
 @memory_only

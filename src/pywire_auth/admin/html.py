@@ -213,15 +213,19 @@ def account_page(
         '<label>Value <input type="text" name="value" required maxlength="255"></label> '
         "<button>Grant</button></form>"
     )
+    # A session's stored id is the SHA-256 of its cookie token: naming it in a form
+    # hands out nothing that signs anyone in.
     session_rows = "".join(
         f"<tr><td><code>{h(s.session_id[:12])}…</code></td><td>{h(_when(s.created_at))}</td>"
         f"<td>{h(_when(s.expires_at))}</td>"
-        f"<td>{'active' if s.expires_at > now else 'expired'}</td></tr>"
+        f"<td>{'active' if s.expires_at > now else 'expired'}</td><td>"
+        + _button_form(f"{here}/revoke-session", "End", {"session": s.session_id}, danger=True)
+        + "</td></tr>"
         for s in sessions
     )
     sessions_html = (
         '<table><thead><tr><th scope="col">Session</th><th scope="col">Signed in</th>'
-        '<th scope="col">Expires</th><th scope="col">State</th></tr></thead>'
+        '<th scope="col">Expires</th><th scope="col">State</th><th></th></tr></thead>'
         f"<tbody>{session_rows}</tbody></table>"
         if sessions
         else '<p class="muted">No sessions.</p>'

@@ -54,6 +54,7 @@ DONE_MESSAGES: Mapping[str, str] = {
     "granted": "Claim granted.",
     "claim_revoked": "Claim revoked.",
     "sessions_revoked": "Every session of this account was ended.",
+    "session_revoked": "The session was ended.",
     "deleted": "The account was deleted.",
 }
 #: What ``?error=`` may say.
@@ -61,7 +62,7 @@ ERROR_MESSAGES: Mapping[str, str] = {
     "invalid": "That was not accepted: check the fields.",
     "reserved": "sub, email and name come from the account and cannot be set as claims.",
     "confirm": "Tick the box to confirm the deletion.",
-    "not_found": "There is no such account or claim (any more).",
+    "not_found": "There is no such account, claim or session (any more).",
     "unavailable": "The user store is unavailable; nothing was changed. Try again.",
 }
 
@@ -109,6 +110,7 @@ class AdminRoutes:
             "grant": self._grant,
             "revoke-claim": self._revoke_claim,
             "revoke-sessions": self._revoke_sessions,
+            "revoke-session": self._revoke_session,
             "delete": self._delete,
         }
         routes = [
@@ -274,6 +276,11 @@ class AdminRoutes:
         await self._require_user(user_id)
         await self._actions.revoke_sessions(user_id)
         return "sessions_revoked"
+
+    async def _revoke_session(self, user_id: str, fields: dict[str, str]) -> str:
+        if not await self._actions.end_session(user_id, fields.get("session", "")):
+            raise UserNotFoundError("no such session")  # shown as "not_found"
+        return "session_revoked"
 
     async def _delete(self, user_id: str, fields: dict[str, str]) -> str:
         if fields.get("confirm") != "yes":
