@@ -157,7 +157,7 @@ def _load(source: object, name: str, *, allow_path: bool) -> list[SigningKey]:
         return [_from_pem(block.group(0), name) for block in _PEM_BLOCK.finditer(text)] or [
             _from_pem(text, name)
         ]
-    if text.startswith(b"{"):
+    if text.startswith((b"{", b"[")):
         try:
             data = json.loads(text)
         except (ValueError, RecursionError) as exc:
@@ -175,7 +175,10 @@ def _from_file(path: Path, name: str) -> list[SigningKey]:
         data = path.read_bytes()
     except OSError as exc:
         reason = exc.strerror or type(exc).__name__
-        raise ConfigurationError(f"{name}: cannot read the key file {path} ({reason})") from exc
+        raise ConfigurationError(
+            f"{name}: cannot read the key file {path} ({reason}); pass a readable file's path "
+            "or the private key itself as PEM or JWK"
+        ) from exc
     # A file holds keys, never the path of another file.
     return _load(data, f"{name} ({path})", allow_path=False)
 
@@ -208,7 +211,7 @@ def _from_jwk_or_set(data: Mapping[str, Any], name: str) -> list[SigningKey]:
     if "keys" in data:
         members = data["keys"]
         if not isinstance(members, list) or not members:
-            raise ConfigurationError(f"{name}: a JWK Set needs a non-empty 'keys' list")
+            raise ConfigurationError(f"{name}: a JWK Set needs a non-empty 'keys' list ({_HOW})")
         return [_from_jwk(member, name) for member in members]
     return [_from_jwk(data, name)]
 
