@@ -30,7 +30,7 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
-from joserfc.errors import InvalidKeyCurveError, JoseError
+from joserfc.errors import InvalidKeyTypeError, JoseError
 from joserfc.jwa import EdDSAAlgorithm, JWSAlgModel
 from joserfc.jwk import OctKey, OKPKey, RSAKey
 from joserfc.jws import JWSRegistry
@@ -81,7 +81,7 @@ class _PinnedEdDSA(EdDSAAlgorithm):
     def check_key(self, key: Any) -> None:
         super().check_key(key)
         if not isinstance(key, OKPKey) or key.curve_name != "Ed25519":
-            raise InvalidKeyCurveError("EdDSA here is Ed25519 only")
+            raise InvalidKeyTypeError("EdDSA here is Ed25519 only")
 
 
 _EDDSA = _PinnedEdDSA()
