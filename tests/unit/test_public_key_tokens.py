@@ -121,6 +121,7 @@ def test_hs256_stays_the_default_and_carries_a_kid() -> None:
     header = header_of(issuer.issue("u1"))
     assert header == {"alg": "HS256", "typ": "JWT", "kid": issuer.kid}
     assert issuer.public_jwks() == {"keys": []}
+    assert TokenIssuer(SECRET, private_keys="").algorithm == "HS256"
 
 
 def test_public_jwks_holds_public_members_only_signing_key_first() -> None:

@@ -134,6 +134,8 @@ def load_private_keys(
     variable); key material is never quoted. Duplicates are dropped; keys
     already loaded pass through.
     """
+    if isinstance(source, str | bytes) and not source.strip():
+        return []  # an empty setting (an unset environment variable): no private key
     sources = [source] if isinstance(source, str | bytes | Mapping | os.PathLike) else source
     keys: dict[str, SigningKey] = {}
     for item in sources:
