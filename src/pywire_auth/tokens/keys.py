@@ -87,8 +87,11 @@ class _PinnedEdDSA(EdDSAAlgorithm):
 _EDDSA = _PinnedEdDSA()
 
 
-def _registry(alg: str) -> JWSRegistry:
-    """A joserfc registry that knows ``alg`` alone (EdDSA: the Ed25519-only one)."""
+def jws_registry(alg: str) -> JWSRegistry:
+    """A joserfc registry that knows ``alg`` alone (EdDSA: the Ed25519-only one).
+
+    Package-internal (the tokens we issue and providers' ID tokens both use it).
+    """
     registry = JWSRegistry(algorithms=[alg])
     # An instance attribute: joserfc's shared class-level table stays untouched.
     model: JWSAlgModel = _EDDSA if alg == "EdDSA" else JWSRegistry.algorithms[alg]
@@ -111,7 +114,7 @@ class SigningKey:
     registry: JWSRegistry = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "registry", _registry(self.alg))
+        object.__setattr__(self, "registry", jws_registry(self.alg))
 
 
 def hmac_key(secret: bytes) -> SigningKey:
