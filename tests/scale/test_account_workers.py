@@ -107,8 +107,10 @@ async def _signed_out_live(server: RunServer, live: LiveSocket, cookie: str) -> 
 
 
 async def _victim_page(server: RunServer, email: str) -> tuple[str, LiveSocket, int, str]:
-    """Register ``email``; a second session of it with a live page. (actor, page, its worker,
-    page's cookie)."""
+    """Register ``email`` (the actor's session) and sign it in again with a live page.
+
+    Returns the actor's cookie, the live page, the worker holding it and its cookie.
+    """
     actor = await sign_in(server.base_url, email, PASSWORD, register=True)
     victim = await sign_in(server.base_url, email, PASSWORD)
     live, worker = await live_page_on_other_worker(server, victim, avoid=())
