@@ -99,7 +99,7 @@ def connect_auth(
       nothing: anyone can post them.
     * Responses for ``login_page``, ``register_page`` and the auth routes carry
       anti-framing headers (``X-Frame-Options: DENY``, ``frame-ancestors 'self'``,
-      ``Referrer-Policy: same-origin``, ``nosniff``);
+      ``Referrer-Policy: same-origin``, ``nosniff``, ``Cache-Control: no-store``);
       ``security_headers=SecurityHeaders(paths=..., all_pages=...)`` adds pages.
     * ``mailer`` sends reset and verification links (default: from
       ``PYWIRE_AUTH_SMTP_URL``/``PYWIRE_AUTH_MAIL_FROM``, the console under
