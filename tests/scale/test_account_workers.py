@@ -48,7 +48,7 @@ PASSWORD = "correct horse battery staple"
 NEW_PASSWORD = "a completely new passphrase"
 WORKERS = 5
 #: Idle lifetime of every session of this module's server (seconds).
-TTL = 10
+TTL = 20  # long enough for a loaded CI machine to set a test up within it
 #: How long a live sign-out may take before the test fails (never waited for
 #: when things work).
 DEADLINE = 15.0
