@@ -24,6 +24,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from pywire_auth import AdoptionError, ConfigurationError, LocalIdP, UserExistsError, adopt_v04
+from pywire_auth.stores._schema import credentials, provider_links, users
 from pywire_auth.stores.sqlalchemy import SQLAlchemyAuthStore
 from tests.conftest import IN_CI
 
@@ -153,15 +154,8 @@ async def _report_case_duplicates(url: str, made: dict[str, str], backend: str) 
     engine = create_async_engine(url)
     try:
         async with engine.begin() as conn:
-            for table in (
-                "pywire_auth_provider_links",
-                "pywire_auth_credentials",
-                "pywire_auth_users",
-            ):
-                await conn.execute(
-                    sa.text(f"DELETE FROM pywire_auth_{table} WHERE user_id = :u"),  # noqa: S608 - our constants
-                    {"u": made["dave2"]},
-                )
+            for table in (provider_links, credentials, users):
+                await conn.execute(table.delete().where(table.c.user_id == made["dave2"]))
     finally:
         await engine.dispose()
 
@@ -216,6 +210,9 @@ async def test_v04_database_is_adopted(v04_python: Path, v04_url: str, sql_backe
         # The adopted address is taken, in any case; claims can be changed as usual.
         with pytest.raises(UserExistsError):
             await idp.create_user(email="ALICE@example.com", password="a-new-password-5")
+        # ...and so are its look-alikes ("rn" for "m"), as for a registered address.
+        with pytest.raises(UserExistsError):
+            await idp.create_user(email="alice@exarnple.com", password="a-new-password-5")
         updated = await store.update_user(made["alice"], claims={**alice.claims, "team": "x"})
         assert updated is not None
         assert updated.claims["role"] == "admin"
