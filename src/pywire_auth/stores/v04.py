@@ -124,7 +124,9 @@ async def _adopt(conn: AsyncConnection, *, dry_run: bool) -> AdoptionReport:
     if plan.problems and not dry_run:
         raise AdoptionError(
             "0.4.0 accounts need attention before adoption (nothing was changed):\n"
-            + "\n".join(f"  {problem}" for problem in plan.problems),
+            + "\n".join(f"  {problem}" for problem in plan.problems)
+            + "\nkeep one account of each, delete or re-address the others in the 0.4.0 "
+            "tables, then run adopt_v04 again (see docs/migrating.md)",
             report=report,
         )
     if dry_run:
