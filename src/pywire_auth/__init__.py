@@ -10,7 +10,7 @@ Quick start::
     idp = LocalIdP(store=store)  # reads LOCAL_IDP_SECRET
     connect_auth(app, local_idp=idp)
 
-``SQLAlchemyAuthStore`` and ``SQLAlchemyThrottle`` need the ``sqlalchemy`` extra,
+``SQLAlchemyAuthStore``, ``SQLAlchemyThrottle`` and ``adopt_v04`` need the ``sqlalchemy`` extra,
 ``RedisThrottle`` the ``redis`` extra and ``PwnedPasswords`` the ``hibp`` extra;
 importing one without its extra raises an ``ImportError`` that says what to install.
 """
@@ -26,6 +26,7 @@ from pywire_auth.audit import AUDIT_LOGGER
 from pywire_auth.channels.fanout import FanoutChannel
 from pywire_auth.channels.store import StoreAuthChannel
 from pywire_auth.exceptions import (
+    AdoptionError,
     AuthError,
     ConfigurationError,
     InvalidEmailError,
@@ -79,6 +80,7 @@ if TYPE_CHECKING:
     from pywire_auth.providers.microsoft import MicrosoftProvider as MicrosoftProvider
     from pywire_auth.providers.oidc import GenericOIDCProvider as GenericOIDCProvider
     from pywire_auth.stores.sqlalchemy import SQLAlchemyAuthStore as SQLAlchemyAuthStore
+    from pywire_auth.stores.v04 import adopt_v04 as adopt_v04
     from pywire_auth.throttles.redis import RedisThrottle as RedisThrottle
     from pywire_auth.throttles.sql import SQLAlchemyThrottle as SQLAlchemyThrottle
 
@@ -89,6 +91,7 @@ __all__ = [
     "ERROR_CODES",
     "LOCAL_PROVIDER",
     "AccountOptions",
+    "AdoptionError",
     "Argon2Hasher",
     "AuthActions",
     "AuthError",
@@ -157,6 +160,7 @@ _LAZY = {
     "RedisThrottle": "pywire_auth.throttles.redis",
     "SQLAlchemyAuthStore": "pywire_auth.stores.sqlalchemy",
     "SQLAlchemyThrottle": "pywire_auth.throttles.sql",
+    "adopt_v04": "pywire_auth.stores.v04",
 }
 
 

@@ -17,6 +17,7 @@ EXPECTED_ALL = [
     "ERROR_CODES",
     "LOCAL_PROVIDER",
     "AccountOptions",
+    "AdoptionError",
     "Argon2Hasher",
     "AuthActions",
     "AuthError",
@@ -82,6 +83,7 @@ EXPECTED_LAZY = [
     "RedisThrottle",
     "SQLAlchemyAuthStore",
     "SQLAlchemyThrottle",
+    "adopt_v04",
 ]
 
 # The tree in the exceptions.py module docstring: class -> (code, parent).
@@ -104,6 +106,7 @@ EXPECTED_TREE: dict[type[exc.AuthError], tuple[str, type[BaseException]]] = {
     exc.LinkTokenError: ("token_invalid", exc.InvalidInputError),
     exc.LinkExpiredError: ("token_expired", exc.LinkTokenError),
     exc.MailUnavailableError: ("unavailable", exc.AuthError),
+    exc.AdoptionError: ("adoption", exc.AuthError),
 }
 
 

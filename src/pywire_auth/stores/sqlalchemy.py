@@ -69,6 +69,7 @@ from pywire_auth.stores._sql_queries import (
     user_exists,
     user_from_values,
 )
+from pywire_auth.stores._v04_detect import refuse_v04
 from pywire_auth.stores._validate import (
     check_limit,
     check_link,
@@ -97,6 +98,7 @@ def _create_schema(conn: sa.Connection) -> None:
     ``create_all`` adds indexes only to the tables it creates, so a database made by
     an older version would never get an index added since (``expires_at``).
     """
+    refuse_v04(conn)
     metadata.create_all(conn, checkfirst=True)
     for table in metadata.sorted_tables:
         for index in table.indexes:
