@@ -26,9 +26,8 @@ import uuid
 from pywire_auth.exceptions import InvalidInputError, LinkRequiredError, UserExistsError
 from pywire_auth.local.normalize import normalize_email
 from pywire_auth.protocols import AuthStore
-from pywire_auth.providers.oidc import ExternalIdentity
 from pywire_auth.stores._limits import NAME_LENGTH
-from pywire_auth.types import LOCAL_PROVIDER, ProviderLink, UserRecord
+from pywire_auth.types import LOCAL_PROVIDER, ExternalIdentity, ProviderLink, UserRecord
 
 __all__ = ["link_identity", "resolve_user"]
 
