@@ -139,6 +139,25 @@ class AuthStore(Protocol):
         """Every identity linked to the user, ordered by ``(provider, subject)``."""
         ...
 
+    async def refresh_identity(
+        self,
+        link: ProviderLink,
+        *,
+        name: str | None = None,
+        claims: Mapping[str, JSONValue] | None = None,
+    ) -> UserRecord | None:
+        """Store what a provider said at sign-in, in one transaction.
+
+        Replaces the claims of the link ``(link.provider, link.subject)`` with
+        ``link.claims``, sets the user's ``name`` (``None`` leaves it) and merges
+        ``claims`` into the user's claims key by key: a ``None`` value removes
+        the key, and every key not named (authorization claims such as ``role``)
+        keeps its stored value, also when written concurrently. Returns the
+        updated user, or ``None`` (nothing written) when no such link of
+        ``link.user_id`` exists: a link is never re-pointed.
+        """
+        ...
+
     async def delete_user(self, user_id: str) -> bool:
         """Delete the user with their credential and links; ``False`` if absent."""
         ...
