@@ -56,7 +56,9 @@ class GenericOIDCProvider:
     ``name`` appears in the routes (``/auth/<name>/login``) and as the
     ``provider`` of the links it creates; it never changes once users signed in.
     Give ``discovery_url`` or ``issuer`` (then the discovery document is
-    ``<issuer>/.well-known/openid-configuration``).
+    ``<issuer>/.well-known/openid-configuration``). The issuer is compared
+    exactly, trailing slash included (OIDC Discovery 4.3): give it as the
+    provider writes it in its tokens.
 
     ``trust_email=True`` says that this provider's ``email_verified`` can be
     believed: only then may a sign-in be linked to an existing account by email
