@@ -58,6 +58,7 @@ from pywire_auth.middleware import AuthMiddleware
 from pywire_auth.protocols import (
     AuthStore,
     EventLog,
+    ExternalProvider,
     Mailer,
     Notifier,
     PasswordHasher,
@@ -70,12 +71,22 @@ from pywire_auth.stores.memory import MemoryAuthStore
 from pywire_auth.throttles.memory import MemoryThrottle
 from pywire_auth.throttles.policy import ClientAddress, RateLimit, ThrottlePolicy
 from pywire_auth.tokens.issuer import FallbackSecret, TokenIssuer
-from pywire_auth.types import LOCAL_PROVIDER, LoginRecord, ProviderLink, SessionRecord, UserRecord
+from pywire_auth.types import (
+    LOCAL_PROVIDER,
+    ExternalIdentity,
+    LoginRecord,
+    ProviderLink,
+    SessionRecord,
+    UserRecord,
+)
 
 if TYPE_CHECKING:
     from pywire_auth.channels.postgres import PostgresAuthChannel as PostgresAuthChannel
     from pywire_auth.channels.redis import RedisAuthChannel as RedisAuthChannel
     from pywire_auth.local.pwned import PwnedPasswords as PwnedPasswords
+    from pywire_auth.providers.auth0 import Auth0Provider as Auth0Provider
+    from pywire_auth.providers.facebook import FacebookProvider as FacebookProvider
+    from pywire_auth.providers.github import GitHubProvider as GitHubProvider
     from pywire_auth.providers.google import GoogleProvider as GoogleProvider
     from pywire_auth.providers.microsoft import MicrosoftProvider as MicrosoftProvider
     from pywire_auth.providers.oidc import GenericOIDCProvider as GenericOIDCProvider
@@ -101,6 +112,8 @@ __all__ = [
     "ConfigurationError",
     "ConsoleMailer",
     "EventLog",
+    "ExternalIdentity",
+    "ExternalProvider",
     "FallbackSecret",
     "FanoutChannel",
     "InvalidEmailError",
@@ -151,7 +164,10 @@ __all__ = [
 # their extras; a missing extra surfaces as an ImportError naming it. They stay
 # out of __all__ so that `from pywire_auth import *` works on the base install.
 _LAZY = {
+    "Auth0Provider": "pywire_auth.providers.auth0",
+    "FacebookProvider": "pywire_auth.providers.facebook",
     "GenericOIDCProvider": "pywire_auth.providers.oidc",
+    "GitHubProvider": "pywire_auth.providers.github",
     "GoogleProvider": "pywire_auth.providers.google",
     "MicrosoftProvider": "pywire_auth.providers.microsoft",
     "PostgresAuthChannel": "pywire_auth.channels.postgres",

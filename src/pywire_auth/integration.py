@@ -35,7 +35,7 @@ from pywire_auth.throttles._default import default_throttle
 from pywire_auth.throttles.policy import ThrottlePolicy
 
 if TYPE_CHECKING:
-    from pywire_auth.providers.oidc import GenericOIDCProvider
+    from pywire_auth.protocols import ExternalProvider
 
 __all__ = ["connect_auth"]
 
@@ -46,7 +46,7 @@ def connect_auth(
     app: Any,
     *,
     local_idp: LocalIdP | None = None,
-    providers: Sequence[GenericOIDCProvider] = (),
+    providers: Sequence[ExternalProvider] = (),
     auth_store: AuthStore | None = None,
     policy_engine: PolicyEngine | None = None,
     auth_channel: AuthChannel | None = None,

@@ -27,6 +27,8 @@ EXPECTED_ALL = [
     "ConfigurationError",
     "ConsoleMailer",
     "EventLog",
+    "ExternalIdentity",
+    "ExternalProvider",
     "FallbackSecret",
     "FanoutChannel",
     "InvalidEmailError",
@@ -74,7 +76,10 @@ EXPECTED_ALL = [
 
 # Importable from pywire_auth, loaded on first use, kept out of __all__ (they need extras).
 EXPECTED_LAZY = [
+    "Auth0Provider",
+    "FacebookProvider",
     "GenericOIDCProvider",
+    "GitHubProvider",
     "GoogleProvider",
     "MicrosoftProvider",
     "PostgresAuthChannel",
