@@ -36,7 +36,7 @@ from pywire_auth.throttles._default import default_throttle
 from pywire_auth.throttles.policy import ThrottlePolicy
 
 if TYPE_CHECKING:
-    from pywire_auth.providers.oidc import GenericOIDCProvider
+    from pywire_auth.protocols import ExternalProvider
 
 __all__ = ["connect_auth"]
 
@@ -47,7 +47,7 @@ def connect_auth(
     app: Any,
     *,
     local_idp: LocalIdP | None = None,
-    providers: Sequence[GenericOIDCProvider] = (),
+    providers: Sequence[ExternalProvider] = (),
     auth_store: AuthStore | None = None,
     policy_engine: PolicyEngine | None = None,
     auth_channel: AuthChannel | None = None,
@@ -101,7 +101,7 @@ def connect_auth(
       nothing: anyone can post them.
     * Responses for ``login_page``, ``register_page`` and the auth routes carry
       anti-framing headers (``X-Frame-Options: DENY``, ``frame-ancestors 'self'``,
-      ``Referrer-Policy: same-origin``, ``nosniff``);
+      ``Referrer-Policy: same-origin``, ``nosniff``, ``Cache-Control: no-store``);
       ``security_headers=SecurityHeaders(paths=..., all_pages=...)`` adds pages.
     * ``mailer`` sends reset and verification links (default: from
       ``PYWIRE_AUTH_SMTP_URL``/``PYWIRE_AUTH_MAIL_FROM``, the console under

@@ -21,6 +21,7 @@ from pywire_auth.stores._validate import (
     check_registration,
     check_text,
     check_user,
+    merge_claims,
 )
 from pywire_auth.types import (
     EventRecord,
@@ -183,6 +184,30 @@ class MemoryAuthStore:
         if key in self._links:
             raise UserExistsError(f"{link.provider} identity already linked")
         self._links[key] = replace(link, claims=copy.deepcopy(dict(link.claims)))
+
+    async def refresh_identity(
+        self,
+        link: ProviderLink,
+        *,
+        name: str | None = None,
+        claims: Mapping[str, JSONValue] | None = None,
+    ) -> UserRecord | None:
+        """Replace the link's claims and merge identity claims into the user's."""
+        check_link(link)
+        key = (link.provider, link.subject)
+        current = self._links.get(key)
+        user = self._users.get(link.user_id)
+        if current is None or current.user_id != link.user_id or user is None:
+            return None
+        updated = replace(
+            user,
+            name=user.name if name is None else name,
+            claims=merge_claims(user.claims, claims or {}),
+        )
+        check_user(updated)
+        self._links[key] = replace(link, claims=copy.deepcopy(dict(link.claims)))
+        self._users[user.user_id] = _frozen_copy(updated)
+        return _frozen_copy(updated)
 
     async def get_links(self, user_id: str) -> list[ProviderLink]:
         """Every link of the user, sorted by ``(provider, subject)``."""

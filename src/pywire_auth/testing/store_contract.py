@@ -261,6 +261,83 @@ class AuthStoreContract:
             await store.add_link(ProviderLink("github", "7", "missing"))
         assert await store.get_user_by_link("github", "7") is None
 
+    async def test_refresh_identity_replaces_link_claims_and_merges_user_claims(
+        self, store: AuthStore
+    ) -> None:
+        user = _user(name="Ann", claims={"role": "admin", "picture": "https://old"})
+        await store.create_user(user, link=_local(user))
+        await store.add_link(ProviderLink("google", "g-1", user.user_id, {"name": "Ann"}))
+        fresh = {"name": "Annie", "email": "annie@example.com", "email_verified": True}
+        updated = await store.refresh_identity(
+            ProviderLink("google", "g-1", user.user_id, fresh),
+            name="Annie",
+            claims={"picture": "https://new"},
+        )
+        assert updated is not None
+        assert updated.name == "Annie"
+        # Keys not named (authorization claims) keep their stored values.
+        assert dict(updated.claims) == {"role": "admin", "picture": "https://new"}
+        assert await store.get_user(user.user_id) == updated
+        links = {x.provider: x for x in await store.get_links(user.user_id)}
+        assert dict(links["google"].claims) == fresh
+        assert dict(links[LOCAL_PROVIDER].claims) == {}
+        # None removes a key; name=None keeps the name.
+        again = await store.refresh_identity(
+            ProviderLink("google", "g-1", user.user_id, {}), claims={"picture": None}
+        )
+        assert again is not None
+        assert (again.name, dict(again.claims)) == ("Annie", {"role": "admin"})
+
+    async def test_refresh_identity_never_touches_another_users_link(
+        self, store: AuthStore
+    ) -> None:
+        owner, other = _user(name="Owner"), _user("other@example.com", name="Other")
+        await store.create_user(owner, link=_local(owner))
+        await store.create_user(other, link=_local(other))
+        await store.add_link(ProviderLink("github", "42", owner.user_id, {"name": "Owner"}))
+        hijack = ProviderLink("github", "42", other.user_id, {"name": "Mallory"})
+        assert await store.refresh_identity(hijack, name="Mallory", claims={"x": 1}) is None
+        assert (
+            await store.refresh_identity(
+                ProviderLink("github", "43", owner.user_id), name="Mallory"
+            )
+            is None
+        )
+        assert await store.get_user(other.user_id) == other
+        assert await store.get_user(owner.user_id) == owner
+        links = await store.get_links(owner.user_id)
+        assert dict(links[0].claims) == {"name": "Owner"}
+
+    async def test_concurrent_refreshes_lose_no_claim(self, store: AuthStore) -> None:
+        # Each refresh merges its own key: a read-modify-write without a lock
+        # would let one overwrite another's (and so a role granted meanwhile).
+        user = _user(claims={"role": "admin"})
+        await store.create_user(user, link=_local(user))
+        await store.add_link(ProviderLink("google", "g-1", user.user_id))
+        await asyncio.gather(
+            *(
+                store.refresh_identity(
+                    ProviderLink("google", "g-1", user.user_id), claims={f"k{i}": i}
+                )
+                for i in range(8)
+            )
+        )
+        stored = await store.get_user(user.user_id)
+        assert stored is not None
+        assert dict(stored.claims) == {"role": "admin", **{f"k{i}": i for i in range(8)}}
+
+    async def test_refresh_identity_refuses_bad_values(self, store: AuthStore) -> None:
+        user = _user(name="Ann")
+        await store.create_user(user, link=_local(user))
+        await store.add_link(ProviderLink("google", "g-1", user.user_id))
+        with pytest.raises(InvalidInputError):
+            await store.refresh_identity(ProviderLink("google", "g-1", user.user_id), name="x\x00")
+        with pytest.raises(InvalidInputError):
+            await store.refresh_identity(
+                ProviderLink("google", "g-1", user.user_id, {"bad": object()})
+            )
+        assert await store.get_user(user.user_id) == user
+
     async def test_change_email_swaps_links_at_once(self, store: AuthStore) -> None:
         user = _user()
         await store.create_user(user, link=_local(user), pw_hash="h")
