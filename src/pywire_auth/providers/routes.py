@@ -28,8 +28,8 @@ from pywire_auth._state import AuthState
 from pywire_auth.exceptions import AuthError, ConfigurationError, ProviderError
 from pywire_auth.local.principal import plain_user_id
 from pywire_auth.local.routes import ERROR_CODES
+from pywire_auth.protocols import ExternalProvider
 from pywire_auth.providers.linking import link_identity, resolve_user
-from pywire_auth.providers.oidc import GenericOIDCProvider
 from pywire_auth.providers.pending import PendingLogins
 from pywire_auth.throttles.memory import MemoryThrottle
 
@@ -51,7 +51,7 @@ class ProviderRoutes:
     """Builds the login and callback routes of every configured provider."""
 
     state: AuthState
-    providers: Sequence[GenericOIDCProvider]
+    providers: Sequence[ExternalProvider]
     prefix: str = "/auth"
     default_next: str = "/"
     login_page: str = "/login_local"
@@ -104,8 +104,8 @@ class ProviderRoutes:
 
     def _guarded(
         self,
-        provider: GenericOIDCProvider,
-        handler: Callable[[Request, GenericOIDCProvider], Awaitable[Response]],
+        provider: ExternalProvider,
+        handler: Callable[[Request, ExternalProvider], Awaitable[Response]],
     ) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
             try:
@@ -128,7 +128,7 @@ class ProviderRoutes:
             response.headers.append("set-cookie", self.pending.cookie("", https=_https(request)))
         return response
 
-    def _redirect_uri(self, request: Request, provider: GenericOIDCProvider) -> str:
+    def _redirect_uri(self, request: Request, provider: ExternalProvider) -> str:
         if provider.redirect_uri:
             return provider.redirect_uri
         return (
@@ -143,11 +143,11 @@ class ProviderRoutes:
         record = await sessions.load(token) if token else None
         return record.user_id if record is not None else None
 
-    async def login(self, request: Request, provider: GenericOIDCProvider) -> Response:
+    async def login(self, request: Request, provider: ExternalProvider) -> Response:
         """Start a pending login and send the browser to the provider."""
         return await self._start(request, provider, link_user="")
 
-    async def link(self, request: Request, provider: GenericOIDCProvider) -> Response:
+    async def link(self, request: Request, provider: ExternalProvider) -> Response:
         """Start a pending link of this provider to the signed-in user's account."""
         if is_cross_site(request.headers, scheme=request.url.scheme):
             # Another site must not start linking an identity to this account.
@@ -159,7 +159,7 @@ class ProviderRoutes:
         return await self._start(request, provider, link_user=user_id)
 
     async def _start(
-        self, request: Request, provider: GenericOIDCProvider, *, link_user: str
+        self, request: Request, provider: ExternalProvider, *, link_user: str
     ) -> Response:
         next_path = (
             safe_local_path(request.query_params.get("next"))
@@ -177,7 +177,7 @@ class ProviderRoutes:
         response.headers.append("set-cookie", self.pending.cookie(value, https=_https(request)))
         return response
 
-    async def callback(self, request: Request, provider: GenericOIDCProvider) -> Response:
+    async def callback(self, request: Request, provider: ExternalProvider) -> Response:
         """Finish the login: check everything, find or create the user, start a session."""
         params: Mapping[str, str] = request.query_params
         if request.method == "POST":
