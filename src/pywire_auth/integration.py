@@ -206,9 +206,13 @@ def connect_auth(
     app.state.local_idp = local_idp
     app.state.auth_store = store
     app.state.auth_channel = channel
-    auth_providers: dict[str, Any] = {local_idp.provider: local_idp} if local_idp else {}
-    auth_providers.update({provider.name: provider for provider in providers})
-    app.state.auth_providers = auth_providers
+    # The documented shape: the external providers' names, in the configured
+    # order, so a page can draw one "Sign in with ..." button each. The objects
+    # (the local IdP under "local" too) stay reachable by name.
+    provider_map: dict[str, Any] = {local_idp.provider: local_idp} if local_idp else {}
+    provider_map.update({provider.name: provider for provider in providers})
+    app.state.auth_provider_map = provider_map
+    app.state.auth_providers = [provider.name for provider in providers]
     actions = AuthActions(state)
     if local_idp is not None:
         # A password change made through the IdP's Python API ends the user's
