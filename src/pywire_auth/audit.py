@@ -51,6 +51,7 @@ AuditEvent = Literal[
     "email_verification",
     "email_change",
     "account_delete",
+    "provider_unlink",
 ]
 Outcome = Literal["success", "failure", "throttled"]
 

@@ -175,6 +175,7 @@ def connect_auth(
             prefix=prefix,
             default_next=default_next,
             login_page=login_page,
+            throttle_policy=throttle_policy,
         ).routes()
 
     starlette_app = app.app

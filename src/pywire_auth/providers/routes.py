@@ -1,30 +1,39 @@
-"""The external sign-in routes: ``{prefix}/{name}/login``, ``/link`` and ``/callback``.
+"""The external sign-in routes: ``{prefix}/{name}/login``, ``/link``, ``/unlink``,
+``/callback``, and ``{prefix}/logout``.
 
 ``GET /login?next=/path`` starts a pending login (see ``pending.py``) and
 redirects to the provider. ``GET /link?next=/path`` does the same for a
-signed-in user who wants to add this provider to their account.
+signed-in user who wants to add this provider to their account;
+``POST /unlink`` removes it again unless it is the account's last way in.
 ``GET|POST /callback`` checks the answer, resolves the user (``linking.py``)
 and starts the same server-side session as a password sign-in (new session id:
 session fixation), or, for a link, adds the link to the signed-in account.
+``POST {prefix}/logout`` signs out whatever the sign-in method (``_signout.py``,
+shared with ``/local/revoke``).
 Every failure is a 303 to the login page with ``?error=`` from the closed
 vocabulary (``ERROR_CODES``): ``cancelled``, ``provider``, ``unavailable``,
-``link_required``, ``exists``, ``throttled``. Never a 500, and codes and tokens
-never reach the logs.
+``link_required``, ``exists``, ``throttled``, ``last_sign_in``. Never a 500,
+and codes and tokens never reach the logs.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from contextlib import suppress
 from dataclasses import dataclass, field
+from functools import partial
 
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from pywire_auth._client_address import AddressResolver, group_key
 from pywire_auth._forms import BadBody, read_form
-from pywire_auth._http import add_query_param, is_cross_site, safe_local_path
+from pywire_auth._http import add_query_param, is_cross_site, safe_local_path, same_origin_referer
+from pywire_auth._signout import end_browser_user_sessions
 from pywire_auth._state import AuthState
+from pywire_auth.audit import audit
 from pywire_auth.exceptions import AuthError, ConfigurationError, ProviderError
 from pywire_auth.local.principal import plain_user_id
 from pywire_auth.local.routes import ERROR_CODES
@@ -32,6 +41,7 @@ from pywire_auth.providers.linking import link_identity, resolve_user
 from pywire_auth.providers.oidc import GenericOIDCProvider
 from pywire_auth.providers.pending import PendingLogins
 from pywire_auth.throttles.memory import MemoryThrottle
+from pywire_auth.throttles.policy import ThrottlePolicy
 
 __all__ = ["PROVIDER_ERROR_CODES", "ProviderRoutes"]
 
@@ -39,11 +49,24 @@ logger = logging.getLogger("pywire_auth.providers")
 
 #: The ``?error=`` values the provider routes can produce (all in ``ERROR_CODES``).
 PROVIDER_ERROR_CODES = (
-    frozenset({"cancelled", "provider", "unavailable", "link_required", "throttled", "exists"})
+    frozenset(
+        {
+            "cancelled",
+            "provider",
+            "unavailable",
+            "link_required",
+            "throttled",
+            "exists",
+            "last_sign_in",
+        }
+    )
     & ERROR_CODES
 )
 
 _NO_STORE = {"Cache-Control": "no-store"}
+_ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+FormHandler = Callable[[Request, dict[str, str]], Awaitable[Response]]
+Endpoint = Callable[[Request], Awaitable[Response]]
 
 
 @dataclass
@@ -55,7 +78,10 @@ class ProviderRoutes:
     prefix: str = "/auth"
     default_next: str = "/"
     login_page: str = "/login_local"
+    throttle_policy: ThrottlePolicy | None = None
     pending: PendingLogins = field(init=False, repr=False)
+    _policy: ThrottlePolicy = field(init=False, repr=False)
+    _addresses: AddressResolver = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         names = [p.name for p in self.providers]
@@ -70,15 +96,30 @@ class ProviderRoutes:
             path=self._base(),
             secure=self.state.sessions.config.secure,
         )
+        self._policy = self.throttle_policy or ThrottlePolicy()
+        self._addresses = AddressResolver(self._policy.client_address)
+
+    def _address(self, request: Request) -> str:
+        return group_key(self._addresses.client(request.scope), self._policy.ipv6_prefix)
 
     def _base(self) -> str:
         return self.prefix.rstrip("/") or "/"
 
     def routes(self) -> list[Route]:
-        """``login``, ``link`` and ``callback`` for each provider."""
+        """``logout``, and ``login``, ``link``, ``unlink`` and ``callback`` for each provider."""
         base = self.prefix.rstrip("/")
-        routes: list[Route] = []
+        # Every method is routed to the form routes (not just POST) so that a
+        # GET is answered 405 by us instead of falling through to PyWire's pages.
+        logout = self._form(self.logout, self.default_next)
+        routes: list[Route] = [Route(f"{base}/logout", logout, methods=_ALL_METHODS)]
         for provider in self.providers:
+            routes.append(
+                Route(
+                    f"{base}/{provider.name}/unlink",
+                    self._form(partial(self.unlink, provider=provider), self.login_page),
+                    methods=_ALL_METHODS,
+                )
+            )
             routes.append(
                 Route(
                     f"{base}/{provider.name}/login",
@@ -121,6 +162,50 @@ class ProviderRoutes:
 
         return endpoint
 
+    def _form(self, handler: FormHandler, error_page: str) -> Endpoint:
+        """A same-site POST form route, failing like the local form routes."""
+
+        async def endpoint(request: Request) -> Response:
+            if request.method != "POST":
+                return PlainTextResponse("Method Not Allowed", 405, headers={"Allow": "POST"})
+            if is_cross_site(request.headers, scheme=request.url.scheme):
+                # CSRF: another site must not sign users out or unlink their providers.
+                return PlainTextResponse("Cross-site request refused", 403)
+            fields: dict[str, str] = {}
+            try:
+                # Neither route needs a field: a bare fetch() works too.
+                with suppress(BadBody):
+                    fields = await read_form(request)
+                return await handler(request, fields)
+            except AuthError as exc:
+                code = exc.code if exc.code in PROVIDER_ERROR_CODES else "unavailable"
+                logger.info("%s refused (%s): %s", request.url.path, code, exc)
+            except Exception:
+                logger.exception("unexpected error in %s", request.url.path)
+                code = "unavailable"
+            return self._form_fail(request, fields, code, error_page)
+
+        return endpoint
+
+    def _form_fail(
+        self, request: Request, fields: Mapping[str, str], code: str, page: str
+    ) -> Response:
+        target = (
+            same_origin_referer(request.headers, scheme=request.url.scheme)
+            or safe_local_path(fields.get("error_next"))
+            or safe_local_path(page)
+            or "/"
+        )
+        return RedirectResponse(add_query_param(target, "error", code), 303, headers=_NO_STORE)
+
+    def _next(self, request: Request, fields: Mapping[str, str]) -> str:
+        # The form field wins over ?next= in the action URL; both are checked.
+        return (
+            safe_local_path(fields.get("next") or request.query_params.get("next"))
+            or safe_local_path(self.default_next)
+            or "/"
+        )
+
     def _fail(self, request: Request, code: str) -> Response:
         target = safe_local_path(self.login_page) or "/"
         response = RedirectResponse(add_query_param(target, "error", code), 303, headers=_NO_STORE)
@@ -157,6 +242,42 @@ class ProviderRoutes:
             target = safe_local_path(self.login_page) or "/"
             return RedirectResponse(target, 303, headers=_NO_STORE)
         return await self._start(request, provider, link_user=user_id)
+
+    async def unlink(
+        self, request: Request, fields: dict[str, str], *, provider: GenericOIDCProvider
+    ) -> Response:
+        """``POST {prefix}/{name}/unlink``: remove this provider from the signed-in account.
+
+        Refused with ``last_sign_in`` when the account has no password and no
+        other provider (the store checks and deletes in one transaction).
+        """
+        user_id = await self._session_user(request)
+        if user_id is None:
+            target = safe_local_path(self.login_page) or "/"
+            return RedirectResponse(target, 303, headers=_NO_STORE)
+        store = self.state.store
+        for link in await store.get_links(user_id):
+            if link.provider == provider.name:
+                await store.remove_link(user_id, link.provider, link.subject)
+        audit("provider_unlink", "success", user_id=user_id, client=self._address(request))
+        return RedirectResponse(self._next(request, fields), 303, headers=_NO_STORE)
+
+    async def logout(self, request: Request, fields: dict[str, str]) -> Response:
+        """``POST {prefix}/logout``: sign out, whatever the sign-in method.
+
+        The same as ``/local/revoke``: every session of the user ends and their
+        live pages are signed out in every worker; ``?error=unavailable`` (at
+        ``error_next``) when the store could not be reached. The cookie is
+        cleared either way.
+        """
+        response: Response
+        if await end_browser_user_sessions(self.state, request, client=self._address(request)):
+            response = RedirectResponse(self._next(request, fields), 303, headers=_NO_STORE)
+        else:
+            response = self._form_fail(request, fields, "unavailable", self.default_next)
+        sessions = self.state.sessions
+        response.headers.append("set-cookie", sessions.clear_cookie_header(https=_https(request)))
+        return response
 
     async def _start(
         self, request: Request, provider: GenericOIDCProvider, *, link_user: str
