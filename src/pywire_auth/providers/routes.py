@@ -18,14 +18,16 @@ and codes and tokens never reach the logs.
 
 from __future__ import annotations
 
+import html
 import logging
+import secrets
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
 from functools import partial
 
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, RedirectResponse, Response
+from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from pywire_auth._client_address import AddressResolver, group_key
@@ -35,6 +37,7 @@ from pywire_auth._signout import end_browser_user_sessions
 from pywire_auth._state import AuthState
 from pywire_auth.audit import audit
 from pywire_auth.exceptions import AuthError, ConfigurationError, ProviderError
+from pywire_auth.local.guard import Admission
 from pywire_auth.local.principal import plain_user_id
 from pywire_auth.local.routes import ERROR_CODES
 from pywire_auth.providers.linking import link_identity, resolve_user
@@ -306,6 +309,24 @@ class ProviderRoutes:
                 params = await read_form(request)
             except BadBody:
                 return self._fail(request, "provider")
+            if is_cross_site(request.headers, scheme=request.url.scheme):
+                return _same_site_hop(request.url.path, params)
+        # Counted before the pending cookie is read or the provider is asked:
+        # each callback may cost a token request, so a flood of forged ones
+        # from one address stops here.
+        admission = Admission(self.state.throttle)
+        await admission.count(
+            f"oidc-callback:address:{self._address(request)}",
+            self._policy.callbacks_per_address,
+            refund_on_success=True,
+        )
+        response = await self._finish(request, provider, params)
+        await admission.succeeded()
+        return response
+
+    async def _finish(
+        self, request: Request, provider: GenericOIDCProvider, params: Mapping[str, str]
+    ) -> Response:
         pending = self.pending.read(
             request.cookies.get(self.pending.cookie_name), provider.name, params.get("state")
         )
@@ -334,6 +355,47 @@ class ProviderRoutes:
         response.headers.append("set-cookie", sessions.cookie_header(token, https=https))
         response.headers.append("set-cookie", self.pending.cookie("", https=https))
         return response
+
+
+#: What a form_post answer may carry on to the second, same-site POST.
+_HOP_FIELDS = ("code", "state", "iss", "error")
+
+
+def _same_site_hop(path: str, params: Mapping[str, str]) -> Response:
+    """A page that re-posts a cross-site ``form_post`` answer from our own origin.
+
+    The provider's page POSTs the code to us from its own site, and browsers
+    send no ``SameSite=Lax`` cookie on a cross-site POST: neither the
+    pending-login cookie (the browser binding) nor the session cookie (for
+    ``/link``, and to replace an old session). Rather than weaken either
+    cookie to ``SameSite=None``, this page posts the same fields again from our
+    origin, where both are sent; the code still never appears in a URL. It
+    checks nothing itself: the second POST goes through every check.
+    """
+    nonce = secrets.token_urlsafe(16)
+    inputs = "".join(
+        f'<input type="hidden" name="{name}" value="{html.escape(params[name], quote=True)}">'
+        for name in _HOP_FIELDS
+        if name in params
+    )
+    body = (
+        '<!doctype html><html><head><meta charset="utf-8"><title>Signing in</title></head>'
+        f'<body><form method="post" action="{html.escape(path, quote=True)}">{inputs}'
+        '<noscript><button type="submit">Continue</button></noscript></form>'
+        f'<script nonce="{nonce}">document.forms[0].submit();</script></body></html>'
+    )
+    headers = {
+        **_NO_STORE,
+        # Only our one inline script runs, the form can only go to us, no one
+        # frames the page, and no Referer with the path leaves the site.
+        "Content-Security-Policy": (
+            f"default-src 'none'; script-src 'nonce-{nonce}'; form-action 'self'; "
+            "frame-ancestors 'none'; base-uri 'none'"
+        ),
+        "Referrer-Policy": "same-origin",
+        "X-Frame-Options": "DENY",
+    }
+    return HTMLResponse(body, headers=headers)
 
 
 def _https(request: Request) -> bool:
