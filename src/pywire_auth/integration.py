@@ -6,6 +6,7 @@ place below that reaches into its internals says why.
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import TYPE_CHECKING, Any
@@ -46,7 +47,7 @@ def connect_auth(
     app: Any,
     *,
     local_idp: LocalIdP | None = None,
-    providers: Sequence[GenericOIDCProvider] = (),
+    providers: Sequence[GenericOIDCProvider] | None = None,
     auth_store: AuthStore | None = None,
     policy_engine: PolicyEngine | None = None,
     auth_channel: AuthChannel | None = None,
@@ -93,6 +94,8 @@ def connect_auth(
     * ``providers`` (e.g. :class:`~pywire_auth.GenericOIDCProvider`) add
       ``{prefix}/{name}/login`` and ``{prefix}/{name}/callback`` for sign-in with
       OpenID Connect providers, on the same sessions and store (docs/providers.md).
+      Left out, they come from ``PYWIRE_AUTH_OIDC_<NAME>_*`` variables (``.env``);
+      ``providers=[]`` turns that off.
       Without ``local_idp``, users live in ``auth_store`` (default: in memory).
     * ``registration_claims(form) -> claims`` decides which claims a new account
       gets from its sign-up form. Without it, posted fields such as ``role`` grant
@@ -165,6 +168,8 @@ def connect_auth(
         )
         routes += local_routes.routes() + account.routes()
         account_paths = [account.options.reset_page, account.options.verify_page]
+    if providers is None:
+        providers = _providers_from_env()
     if providers:
         # Imported here: providers need httpx (the ``oidc`` extra), the core does not.
         from pywire_auth.providers.routes import ProviderRoutes
@@ -229,6 +234,15 @@ def connect_auth(
 
 async def _discard(work: Awaitable[int]) -> None:
     await work
+
+
+def _providers_from_env() -> Sequence[GenericOIDCProvider]:
+    # Imported only when configured: providers need httpx (the ``oidc`` extra).
+    if not any(key.startswith("PYWIRE_AUTH_OIDC_") for key in os.environ):
+        return ()
+    from pywire_auth.providers.env import providers_from_env
+
+    return providers_from_env()
 
 
 def _as_throttle(value: object) -> Throttle | None:
