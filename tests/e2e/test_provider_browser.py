@@ -25,8 +25,9 @@ pytestmark = pytest.mark.asyncio
 LABEL = "Sign in with Test IdP"
 
 
-@pytest.fixture
-def provider_server(request: pytest.FixtureRequest, tmp_path: Path) -> Generator[DevServer]:
+def serve_example(
+    request: pytest.FixtureRequest, tmp_path: Path, extra_env: str = ""
+) -> Generator[DevServer]:
     """The example app, with the test provider configured in its ``.env``."""
     issuer = _need(ISSUER_ENV)
     app_dir = tmp_path / "local_idp"
@@ -38,7 +39,7 @@ def provider_server(request: pytest.FixtureRequest, tmp_path: Path) -> Generator
         f"PYWIRE_AUTH_OIDC_OIDC_ISSUER={issuer}\n"
         f"PYWIRE_AUTH_OIDC_OIDC_CLIENT_ID={CLIENT_ID}\n"
         f"PYWIRE_AUTH_OIDC_OIDC_CLIENT_SECRET={CLIENT_SECRET}\n"
-        "PYWIRE_AUTH_OIDC_OIDC_DISPLAY_NAME=Test IdP\n",
+        "PYWIRE_AUTH_OIDC_OIDC_DISPLAY_NAME=Test IdP\n" + extra_env,
     )
     server = DevServer(app_dir)
     request.node.stash.setdefault(_LOG_KEY, []).append(server)
@@ -49,9 +50,15 @@ def provider_server(request: pytest.FixtureRequest, tmp_path: Path) -> Generator
         server.stop()
 
 
-async def through_the_provider(page: Page, server: DevServer, what: str) -> None:
+@pytest.fixture
+def provider_server(request: pytest.FixtureRequest, tmp_path: Path) -> Generator[DevServer]:
+    """The example app, with the test provider in its ``.env``."""
+    yield from serve_example(request, tmp_path)
+
+
+async def through_the_provider(page: Page, base_url: str, what: str) -> None:
     """From the example's home page, click the button and answer the provider's pages."""
-    await page.goto(server.url("/"), timeout=NAV_TIMEOUT)
+    await page.goto(base_url + "/", timeout=NAV_TIMEOUT)
     async with page.expect_navigation(timeout=NAV_TIMEOUT):
         await page.get_by_role("link", name=LABEL).click()
     provider = urlsplit(os.environ[ISSUER_ENV]).netloc
@@ -79,12 +86,12 @@ async def test_sign_in_with_provider_sign_out_and_again(
     try:
         page = await context.new_page()
         page.set_default_timeout(NAV_TIMEOUT)
-        await through_the_provider(page, provider_server, "first sign-in")
+        await through_the_provider(page, provider_server.base_url, "first sign-in")
         await page.get_by_role("button", name="Sign out everywhere").click()
         await page.wait_for_url("**/login_local", timeout=NAV_TIMEOUT)
         await page.goto(provider_server.url("/profile"), timeout=NAV_TIMEOUT)
         await expect_login_page(page, "after signing out")
         # The home page offers the button again; the same link finds the same user.
-        await through_the_provider(page, provider_server, "second sign-in")
+        await through_the_provider(page, provider_server.base_url, "second sign-in")
     finally:
         await context.close()
