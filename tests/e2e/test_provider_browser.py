@@ -89,9 +89,13 @@ async def test_sign_in_with_provider_sign_out_and_again(
         await through_the_provider(page, provider_server.base_url, "first sign-in")
         await page.get_by_role("button", name="Sign out everywhere").click()
         await page.wait_for_url("**/login_local", timeout=NAV_TIMEOUT)
-        await page.goto(provider_server.url("/profile"), timeout=NAV_TIMEOUT)
-        await expect_login_page(page, "after signing out")
+        # A fresh tab of the same browser: the signed-out tab may still get the
+        # live sign-out's pushed navigation, which would interrupt a goto.
+        again = await context.new_page()
+        again.set_default_timeout(NAV_TIMEOUT)
+        await again.goto(provider_server.url("/profile"), timeout=NAV_TIMEOUT)
+        await expect_login_page(again, "after signing out")
         # The home page offers the button again; the same link finds the same user.
-        await through_the_provider(page, provider_server.base_url, "second sign-in")
+        await through_the_provider(again, provider_server.base_url, "second sign-in")
     finally:
         await context.close()
