@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import httpx
 import pytest
 
 from tests.providers.conftest import ALICE, OidcApp, error_of
+from tests.web.conftest import HOST_COOKIE, PASSWORD, REGISTER, post_form
 
 pytestmark = pytest.mark.asyncio
 
@@ -97,3 +99,24 @@ async def test_logout_answers_unavailable_at_error_next(
     response = await browser.app.post("/auth/logout", data={"error_next": "/account"})
     assert response.headers["location"] == "/account?error=unavailable"
     assert "Max-Age=0" in response.headers["set-cookie"]
+
+
+async def test_routes_find_the_https_session_cookie(oidc_app: OidcApp) -> None:
+    # On https the session cookie is named __Host-...: /link and /unlink must
+    # read that name, or a signed-in user is sent to the login page.
+    client = httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=oidc_app.app, client=("127.0.0.1", 50001)),
+        base_url="https://127.0.0.1:8443",
+    )
+    oidc_app.clients.append(client)
+    await post_form(
+        client,
+        REGISTER,
+        {"email": "ann@example.com", "password": PASSWORD},
+        headers={"Origin": "https://127.0.0.1:8443"},
+    )
+    assert HOST_COOKIE in client.cookies
+    link = await client.get("/auth/oidc/link", params={"next": "/account"})
+    assert link.status_code == 302, link.headers.get("location")
+    unlink = await client.post("/auth/oidc/unlink", data={"next": "/account"})
+    assert unlink.headers["location"] == "/account"

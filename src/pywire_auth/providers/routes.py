@@ -227,7 +227,10 @@ class ProviderRoutes:
         # Read from the store, not the middleware's cache: a link must go to the
         # user whose session this is right now.
         sessions = self.state.sessions
-        token = sessions.token_from_cookie_header(request.headers.get("cookie", ""))
+        # On https the cookie is named __Host-...: read the name this request uses.
+        token = sessions.token_from_cookie_header(
+            request.headers.get("cookie", ""), https=_https(request)
+        )
         record = await sessions.load(token) if token else None
         return record.user_id if record is not None else None
 
@@ -349,7 +352,9 @@ class ProviderRoutes:
             return response
         user_id = await resolve_user(self.state.store, identity, trust_email=provider.trust_email)
         sessions = self.state.sessions
-        old_token = sessions.token_from_cookie_header(request.headers.get("cookie", ""))
+        old_token = sessions.token_from_cookie_header(
+            request.headers.get("cookie", ""), https=https
+        )
         token = await sessions.start(plain_user_id(user_id), replacing=old_token)
         response = RedirectResponse(pending.next, 303, headers=_NO_STORE)
         response.headers.append("set-cookie", sessions.cookie_header(token, https=https))
