@@ -1,4 +1,4 @@
-"""Ending a browser's user's sessions: shared by ``/local/revoke`` and ``/logout``.
+"""Ending a browser's user's sessions: ``/local/revoke`` and ``{prefix}/logout``.
 
 One implementation, so signing out means the same whatever the sign-in method
 (password or an external provider): every session of the user ends in the
@@ -7,14 +7,21 @@ store, and their open live pages are signed out in every worker.
 
 from __future__ import annotations
 
-from starlette.requests import Request
+from dataclasses import dataclass, field
 
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from pywire_auth._client_address import AddressResolver, group_key
+from pywire_auth._form_route import ALL_METHODS, NO_STORE, form_fail, form_next, same_site_form
 from pywire_auth._state import AuthState
 from pywire_auth.audit import audit
 from pywire_auth.exceptions import AuthError
 from pywire_auth.local.principal import plain_user_id, principal_user_id
+from pywire_auth.throttles.policy import ThrottlePolicy
 
-__all__ = ["end_browser_user_sessions"]
+__all__ = ["LogoutRoute", "end_browser_user_sessions"]
 
 
 async def end_browser_user_sessions(state: AuthState, request: Request, *, client: str) -> bool:
@@ -47,3 +54,44 @@ async def end_browser_user_sessions(state: AuthState, request: Request, *, clien
     else:
         audit("revoke", "success", user_id=user_id, client=client)
     return True
+
+
+@dataclass
+class LogoutRoute:
+    """``POST {prefix}/logout``: sign out, whatever the sign-in method.
+
+    The same as ``/local/revoke``: every session of the user ends and their
+    live pages are signed out in every worker; ``?error=unavailable`` (at
+    ``error_next``) when the store could not be reached. The cookie is cleared
+    either way. Mounted by ``connect_auth`` for every app.
+    """
+
+    state: AuthState
+    prefix: str = "/auth"
+    default_next: str = "/"
+    throttle_policy: ThrottlePolicy | None = None
+    _policy: ThrottlePolicy = field(init=False, repr=False)
+    _addresses: AddressResolver = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._policy = self.throttle_policy or ThrottlePolicy()
+        self._addresses = AddressResolver(self._policy.client_address)
+
+    def route(self) -> Route:
+        """The route, answering every method (405 but for POST)."""
+        endpoint = same_site_form(self.logout, self.default_next, frozenset({"unavailable"}))
+        return Route(f"{self.prefix.rstrip('/')}/logout", endpoint, methods=ALL_METHODS)
+
+    async def logout(self, request: Request, fields: dict[str, str]) -> Response:
+        """End the sessions, clear the cookie, go to ``next``."""
+        client = group_key(self._addresses.client(request.scope), self._policy.ipv6_prefix)
+        response: Response
+        if await end_browser_user_sessions(self.state, request, client=client):
+            response = RedirectResponse(
+                form_next(request, fields, self.default_next), 303, headers=NO_STORE
+            )
+        else:
+            response = form_fail(request, fields, "unavailable", self.default_next)
+        https = request.url.scheme in ("https", "wss")
+        response.headers.append("set-cookie", self.state.sessions.clear_cookie_header(https=https))
+        return response

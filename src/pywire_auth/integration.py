@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from pywire.auth import AuthChannel, PolicyEngine
 from starlette.routing import BaseRoute, Route
 
+from pywire_auth._signout import LogoutRoute
 from pywire_auth._state import AuthState
 from pywire_auth.account.options import AccountOptions
 from pywire_auth.account.referrer import NoReferrerMiddleware
@@ -97,6 +98,8 @@ def connect_auth(
       Left out, they come from ``PYWIRE_AUTH_OIDC_<NAME>_*`` variables (``.env``);
       ``providers=[]`` turns that off.
       Without ``local_idp``, users live in ``auth_store`` (default: in memory).
+    * ``POST {prefix}/logout`` signs out whatever the sign-in method (the same as
+      ``{prefix}/local/revoke``: every session of the user ends, live pages too).
     * ``registration_claims(form) -> claims`` decides which claims a new account
       gets from its sign-up form. Without it, posted fields such as ``role`` grant
       nothing: anyone can post them.
@@ -168,6 +171,9 @@ def connect_auth(
         )
         routes += local_routes.routes() + account.routes()
         account_paths = [account.options.reset_page, account.options.verify_page]
+    # Signs out whatever the sign-in method (the same as /local/revoke).
+    logout = LogoutRoute(state, prefix, default_next=default_next, throttle_policy=throttle_policy)
+    routes.append(logout.route())
     if providers is None:
         providers = _providers_from_env()
     if providers:

@@ -1,5 +1,5 @@
 """The external sign-in routes: ``{prefix}/{name}/login``, ``/link``, ``/unlink``,
-``/callback``, and ``{prefix}/logout``.
+and ``/callback`` (``{prefix}/logout`` is ``_signout.py``, for every app).
 
 ``GET /login?next=/path`` starts a pending login (see ``pending.py``) and
 redirects to the provider. ``GET /link?next=/path`` does the same for a
@@ -8,8 +8,6 @@ signed-in user who wants to add this provider to their account;
 ``GET|POST /callback`` checks the answer, resolves the user (``linking.py``)
 and starts the same server-side session as a password sign-in (new session id:
 session fixation), or, for a link, adds the link to the signed-in account.
-``POST {prefix}/logout`` signs out whatever the sign-in method (``_signout.py``,
-shared with ``/local/revoke``).
 Every failure is a 303 to the login page with ``?error=`` from the closed
 vocabulary (``ERROR_CODES``): ``cancelled``, ``provider``, ``unavailable``,
 ``link_required``, ``exists``, ``throttled``, ``last_sign_in``. Never a 500,
@@ -22,7 +20,6 @@ import html
 import logging
 import secrets
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from contextlib import suppress
 from dataclasses import dataclass, field
 from functools import partial
 
@@ -31,9 +28,9 @@ from starlette.responses import HTMLResponse, PlainTextResponse, RedirectRespons
 from starlette.routing import Route
 
 from pywire_auth._client_address import AddressResolver, group_key
+from pywire_auth._form_route import ALL_METHODS, form_next, same_site_form
 from pywire_auth._forms import BadBody, read_form
-from pywire_auth._http import add_query_param, is_cross_site, safe_local_path, same_origin_referer
-from pywire_auth._signout import end_browser_user_sessions
+from pywire_auth._http import add_query_param, is_cross_site, safe_local_path
 from pywire_auth._state import AuthState
 from pywire_auth.audit import audit
 from pywire_auth.exceptions import AuthError, ConfigurationError, ProviderError
@@ -67,9 +64,6 @@ PROVIDER_ERROR_CODES = (
 )
 
 _NO_STORE = {"Cache-Control": "no-store"}
-_ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
-FormHandler = Callable[[Request, dict[str, str]], Awaitable[Response]]
-Endpoint = Callable[[Request], Awaitable[Response]]
 
 
 @dataclass
@@ -109,18 +103,21 @@ class ProviderRoutes:
         return self.prefix.rstrip("/") or "/"
 
     def routes(self) -> list[Route]:
-        """``logout``, and ``login``, ``link``, ``unlink`` and ``callback`` for each provider."""
+        """``login``, ``link``, ``unlink`` and ``callback`` for each provider."""
         base = self.prefix.rstrip("/")
-        # Every method is routed to the form routes (not just POST) so that a
-        # GET is answered 405 by us instead of falling through to PyWire's pages.
-        logout = self._form(self.logout, self.default_next)
-        routes: list[Route] = [Route(f"{base}/logout", logout, methods=_ALL_METHODS)]
+        # Every method is routed to /unlink (not just POST) so that a GET is
+        # answered 405 by us instead of falling through to PyWire's pages.
+        routes: list[Route] = []
         for provider in self.providers:
             routes.append(
                 Route(
                     f"{base}/{provider.name}/unlink",
-                    self._form(partial(self.unlink, provider=provider), self.login_page),
-                    methods=_ALL_METHODS,
+                    same_site_form(
+                        partial(self.unlink, provider=provider),
+                        self.login_page,
+                        PROVIDER_ERROR_CODES,
+                    ),
+                    methods=ALL_METHODS,
                 )
             )
             routes.append(
@@ -164,50 +161,6 @@ class ProviderRoutes:
                 return self._fail(request, "unavailable")
 
         return endpoint
-
-    def _form(self, handler: FormHandler, error_page: str) -> Endpoint:
-        """A same-site POST form route, failing like the local form routes."""
-
-        async def endpoint(request: Request) -> Response:
-            if request.method != "POST":
-                return PlainTextResponse("Method Not Allowed", 405, headers={"Allow": "POST"})
-            if is_cross_site(request.headers, scheme=request.url.scheme):
-                # CSRF: another site must not sign users out or unlink their providers.
-                return PlainTextResponse("Cross-site request refused", 403)
-            fields: dict[str, str] = {}
-            try:
-                # Neither route needs a field: a bare fetch() works too.
-                with suppress(BadBody):
-                    fields = await read_form(request)
-                return await handler(request, fields)
-            except AuthError as exc:
-                code = exc.code if exc.code in PROVIDER_ERROR_CODES else "unavailable"
-                logger.info("%s refused (%s): %s", request.url.path, code, exc)
-            except Exception:
-                logger.exception("unexpected error in %s", request.url.path)
-                code = "unavailable"
-            return self._form_fail(request, fields, code, error_page)
-
-        return endpoint
-
-    def _form_fail(
-        self, request: Request, fields: Mapping[str, str], code: str, page: str
-    ) -> Response:
-        target = (
-            same_origin_referer(request.headers, scheme=request.url.scheme)
-            or safe_local_path(fields.get("error_next"))
-            or safe_local_path(page)
-            or "/"
-        )
-        return RedirectResponse(add_query_param(target, "error", code), 303, headers=_NO_STORE)
-
-    def _next(self, request: Request, fields: Mapping[str, str]) -> str:
-        # The form field wins over ?next= in the action URL; both are checked.
-        return (
-            safe_local_path(fields.get("next") or request.query_params.get("next"))
-            or safe_local_path(self.default_next)
-            or "/"
-        )
 
     def _fail(self, request: Request, code: str) -> Response:
         target = safe_local_path(self.login_page) or "/"
@@ -266,24 +219,9 @@ class ProviderRoutes:
             if link.provider == provider.name:
                 await store.remove_link(user_id, link.provider, link.subject)
         audit("provider_unlink", "success", user_id=user_id, client=self._address(request))
-        return RedirectResponse(self._next(request, fields), 303, headers=_NO_STORE)
-
-    async def logout(self, request: Request, fields: dict[str, str]) -> Response:
-        """``POST {prefix}/logout``: sign out, whatever the sign-in method.
-
-        The same as ``/local/revoke``: every session of the user ends and their
-        live pages are signed out in every worker; ``?error=unavailable`` (at
-        ``error_next``) when the store could not be reached. The cookie is
-        cleared either way.
-        """
-        response: Response
-        if await end_browser_user_sessions(self.state, request, client=self._address(request)):
-            response = RedirectResponse(self._next(request, fields), 303, headers=_NO_STORE)
-        else:
-            response = self._form_fail(request, fields, "unavailable", self.default_next)
-        sessions = self.state.sessions
-        response.headers.append("set-cookie", sessions.clear_cookie_header(https=_https(request)))
-        return response
+        return RedirectResponse(
+            form_next(request, fields, self.default_next), 303, headers=_NO_STORE
+        )
 
     async def _start(
         self, request: Request, provider: GenericOIDCProvider, *, link_user: str
