@@ -82,6 +82,29 @@ class AuthActions:
         audit("revoke", "success", user_id=uid)
         return ended
 
+    async def end_session(self, user_id: str, session_id: str) -> bool:
+        """End one session of the user, named by its stored id (the admin page lists them).
+
+        The user's pages get an update (same principal): the page of the ended
+        session notices that its session is gone and leaves, the others stay.
+        ``False`` if the user has no session with that id.
+        """
+        uid = plain_user_id(user_id)
+        sessions = self._state.sessions
+        record = await sessions.store.get_session(session_id)
+        if record is None or record.user_id != uid:
+            return False
+        try:
+            ended = await sessions.store.delete_session(session_id)
+        finally:
+            sessions.forget_session(session_id)
+        user = await self._state.store.get_user(uid)
+        if user is not None:
+            principal = principal_for(user)
+            await self._state.channel.update_principal(principal.user_id, principal=principal)
+        audit("revoke", "success", user_id=uid, reason="one_session")
+        return ended
+
     def audit_email_hash(self, email: str) -> str:
         """The ``email_hash`` the audit log gives ``email``: to find one account's records.
 

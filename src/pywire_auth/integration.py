@@ -20,6 +20,7 @@ from pywire_auth.account.options import AccountOptions
 from pywire_auth.account.referrer import NoReferrerMiddleware
 from pywire_auth.account.routes import AccountRoutes
 from pywire_auth.actions import AuthActions
+from pywire_auth.admin.options import AdminOptions
 from pywire_auth.channels._default import default_channel
 from pywire_auth.channels.fanout import FanoutChannel
 from pywire_auth.exceptions import ConfigurationError
@@ -37,7 +38,7 @@ from pywire_auth.throttles._default import default_throttle
 from pywire_auth.throttles.policy import ThrottlePolicy
 
 if TYPE_CHECKING:
-    from pywire_auth.providers.oidc import GenericOIDCProvider
+    from pywire_auth.protocols import ExternalProvider
 
 __all__ = ["connect_auth"]
 
@@ -48,7 +49,7 @@ def connect_auth(
     app: Any,
     *,
     local_idp: LocalIdP | None = None,
-    providers: Sequence[GenericOIDCProvider] | None = None,
+    providers: Sequence[ExternalProvider] | None = None,
     auth_store: AuthStore | None = None,
     policy_engine: PolicyEngine | None = None,
     auth_channel: AuthChannel | None = None,
@@ -67,6 +68,7 @@ def connect_auth(
     mailer: Mailer | object | None = _DEFAULT,
     base_url: str = "",
     account_options: AccountOptions | None = None,
+    admin: AdminOptions | None = None,
 ) -> PolicyEngine:
     """Add sign-in sessions, the auth middleware and the local IdP routes to ``app``.
 
@@ -105,13 +107,15 @@ def connect_auth(
       nothing: anyone can post them.
     * Responses for ``login_page``, ``register_page`` and the auth routes carry
       anti-framing headers (``X-Frame-Options: DENY``, ``frame-ancestors 'self'``,
-      ``Referrer-Policy: same-origin``, ``nosniff``);
+      ``Referrer-Policy: same-origin``, ``nosniff``, ``Cache-Control: no-store``);
       ``security_headers=SecurityHeaders(paths=..., all_pages=...)`` adds pages.
     * ``mailer`` sends reset and verification links (default: from
       ``PYWIRE_AUTH_SMTP_URL``/``PYWIRE_AUTH_MAIL_FROM``, the console under
       ``pywire dev``); links start with ``base_url`` or ``PYWIRE_AUTH_BASE_URL``;
       ``account_options`` (an :class:`~pywire_auth.AccountOptions`) sets pages,
       lifetimes and messages. See docs/account-lifecycle.md.
+    * ``admin`` (an :class:`~pywire_auth.AdminOptions`) mounts the admin pages
+      (accounts, claims, sessions) for users its policy lets in (docs/operations.md).
     """
     if getattr(app, "_pywire_auth_connected", False):
         raise ConfigurationError("connect_auth was already called for this app")
@@ -189,6 +193,13 @@ def connect_auth(
             throttle_policy=throttle_policy,
         ).routes()
 
+    if admin is not None:
+        # Imported here: most apps never mount the admin pages.
+        from pywire_auth.admin.routes import AdminRoutes, register_default_policy
+
+        register_default_policy(engine, admin)
+        routes += AdminRoutes(state, admin, login_page=login_page).routes()
+
     starlette_app = app.app
     # PyWire ends its route list with a GET/POST catch-all for pages and offers no
     # add_route; routes appended after it never match, so ours go in front.
@@ -242,7 +253,7 @@ async def _discard(work: Awaitable[int]) -> None:
     await work
 
 
-def _providers_from_env() -> Sequence[GenericOIDCProvider]:
+def _providers_from_env() -> Sequence[ExternalProvider]:
     # Imported only when configured: providers need httpx (the ``oidc`` extra).
     if not any(key.startswith("PYWIRE_AUTH_OIDC_") for key in os.environ):
         return ()

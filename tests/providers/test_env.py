@@ -10,7 +10,7 @@ from pywire_auth.providers.env import providers_from_env
 from tests.web.conftest import PAGES_DIR, SESSION_SECRET, make_idp
 
 BASE = {
-    "PYWIRE_AUTH_OIDC_MY_IDP_ISSUER": "https://sso.example.com/realms/main/",
+    "PYWIRE_AUTH_OIDC_MY_IDP_ISSUER": "https://sso.example.com/realms/main",
     "PYWIRE_AUTH_OIDC_MY_IDP_CLIENT_ID": "app",
     "PYWIRE_AUTH_OIDC_MY_IDP_CLIENT_SECRET": "s3cret",
 }

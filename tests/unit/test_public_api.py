@@ -17,6 +17,8 @@ EXPECTED_ALL = [
     "ERROR_CODES",
     "LOCAL_PROVIDER",
     "AccountOptions",
+    "AdminOptions",
+    "AdoptionError",
     "Argon2Hasher",
     "AuthActions",
     "AuthError",
@@ -26,6 +28,8 @@ EXPECTED_ALL = [
     "ConfigurationError",
     "ConsoleMailer",
     "EventLog",
+    "ExternalIdentity",
+    "ExternalProvider",
     "FallbackSecret",
     "FanoutChannel",
     "InvalidEmailError",
@@ -63,6 +67,7 @@ EXPECTED_ALL = [
     "ThrottlePolicy",
     "ThrottledError",
     "TokenIssuer",
+    "UserDirectory",
     "UserExistsError",
     "UserNotFoundError",
     "UserRecord",
@@ -74,7 +79,10 @@ EXPECTED_ALL = [
 
 # Importable from pywire_auth, loaded on first use, kept out of __all__ (they need extras).
 EXPECTED_LAZY = [
+    "Auth0Provider",
+    "FacebookProvider",
     "GenericOIDCProvider",
+    "GitHubProvider",
     "GoogleProvider",
     "MicrosoftProvider",
     "PostgresAuthChannel",
@@ -83,6 +91,7 @@ EXPECTED_LAZY = [
     "RedisThrottle",
     "SQLAlchemyAuthStore",
     "SQLAlchemyThrottle",
+    "adopt_v04",
 ]
 
 # The tree in the exceptions.py module docstring: class -> (code, parent).
@@ -106,6 +115,7 @@ EXPECTED_TREE: dict[type[exc.AuthError], tuple[str, type[BaseException]]] = {
     exc.LinkTokenError: ("token_invalid", exc.InvalidInputError),
     exc.LinkExpiredError: ("token_expired", exc.LinkTokenError),
     exc.MailUnavailableError: ("unavailable", exc.AuthError),
+    exc.AdoptionError: ("adoption", exc.AuthError),
 }
 
 

@@ -42,6 +42,7 @@ from pywire_auth.middleware import SESSION_SCOPE_KEY
 from pywire_auth.sessions import SessionManager
 from pywire_auth.throttles.policy import ThrottlePolicy
 from pywire_auth.tokens.issuer import RESERVED_CLAIMS
+from pywire_auth.tokens.jwks_route import jwks_route
 from pywire_auth.types import JSONValue
 
 __all__ = ["ERROR_CODES", "LocalRoutes", "RegistrationClaims"]
@@ -116,7 +117,10 @@ class LocalRoutes:
         return self.prefix.rstrip("/") + "/local"
 
     def routes(self) -> list[Route]:
-        """The five routes, mounted under ``{prefix}/local/``."""
+        """The five routes, mounted under ``{prefix}/local/``.
+
+        Plus ``GET /.well-known/jwks.json`` when the IdP has ``publish_jwks=True``.
+        """
         base = self._base()
         # Every method is routed here (not just POST) so that a GET is answered
         # 405 by us instead of falling through to PyWire's page catch-all.
@@ -129,7 +133,10 @@ class LocalRoutes:
                 self.revoke, self.default_next, "revoke", body_optional=True
             ),
         }
-        return [Route(f"{base}/{name}", fn, methods=_ALL_METHODS) for name, fn in endpoints.items()]
+        routes = [Route(f"{base}/{n}", fn, methods=_ALL_METHODS) for n, fn in endpoints.items()]
+        if self.idp.publish_jwks:
+            routes.append(jwks_route(self.idp.tokens))
+        return routes
 
     # Plumbing shared by the form routes -------------------------------------
 

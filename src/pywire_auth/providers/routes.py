@@ -37,8 +37,8 @@ from pywire_auth.exceptions import AuthError, ConfigurationError, ProviderError
 from pywire_auth.local.guard import Admission
 from pywire_auth.local.principal import plain_user_id
 from pywire_auth.local.routes import ERROR_CODES
+from pywire_auth.protocols import ExternalProvider
 from pywire_auth.providers.linking import link_identity, resolve_user
-from pywire_auth.providers.oidc import GenericOIDCProvider
 from pywire_auth.providers.pending import PendingLogins
 from pywire_auth.throttles.memory import MemoryThrottle
 from pywire_auth.throttles.policy import ThrottlePolicy
@@ -71,7 +71,7 @@ class ProviderRoutes:
     """Builds the login and callback routes of every configured provider."""
 
     state: AuthState
-    providers: Sequence[GenericOIDCProvider]
+    providers: Sequence[ExternalProvider]
     prefix: str = "/auth"
     default_next: str = "/"
     login_page: str = "/login_local"
@@ -145,8 +145,8 @@ class ProviderRoutes:
 
     def _guarded(
         self,
-        provider: GenericOIDCProvider,
-        handler: Callable[[Request, GenericOIDCProvider], Awaitable[Response]],
+        provider: ExternalProvider,
+        handler: Callable[[Request, ExternalProvider], Awaitable[Response]],
     ) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
             try:
@@ -169,7 +169,7 @@ class ProviderRoutes:
             response.headers.append("set-cookie", self.pending.cookie("", https=_https(request)))
         return response
 
-    def _redirect_uri(self, request: Request, provider: GenericOIDCProvider) -> str:
+    def _redirect_uri(self, request: Request, provider: ExternalProvider) -> str:
         if provider.redirect_uri:
             return provider.redirect_uri
         return (
@@ -187,11 +187,11 @@ class ProviderRoutes:
         record = await sessions.load(token) if token else None
         return record.user_id if record is not None else None
 
-    async def login(self, request: Request, provider: GenericOIDCProvider) -> Response:
+    async def login(self, request: Request, provider: ExternalProvider) -> Response:
         """Start a pending login and send the browser to the provider."""
         return await self._start(request, provider, link_user="")
 
-    async def link(self, request: Request, provider: GenericOIDCProvider) -> Response:
+    async def link(self, request: Request, provider: ExternalProvider) -> Response:
         """Start a pending link of this provider to the signed-in user's account."""
         if is_cross_site(request.headers, scheme=request.url.scheme):
             # Another site must not start linking an identity to this account.
@@ -203,7 +203,7 @@ class ProviderRoutes:
         return await self._start(request, provider, link_user=user_id)
 
     async def unlink(
-        self, request: Request, fields: dict[str, str], *, provider: GenericOIDCProvider
+        self, request: Request, fields: dict[str, str], *, provider: ExternalProvider
     ) -> Response:
         """``POST {prefix}/{name}/unlink``: remove this provider from the signed-in account.
 
@@ -224,7 +224,7 @@ class ProviderRoutes:
         )
 
     async def _start(
-        self, request: Request, provider: GenericOIDCProvider, *, link_user: str
+        self, request: Request, provider: ExternalProvider, *, link_user: str
     ) -> Response:
         next_path = (
             safe_local_path(request.query_params.get("next"))
@@ -242,7 +242,7 @@ class ProviderRoutes:
         response.headers.append("set-cookie", self.pending.cookie(value, https=_https(request)))
         return response
 
-    async def callback(self, request: Request, provider: GenericOIDCProvider) -> Response:
+    async def callback(self, request: Request, provider: ExternalProvider) -> Response:
         """Finish the login: check everything, find or create the user, start a session."""
         params: Mapping[str, str] = request.query_params
         if request.method == "POST":
@@ -266,7 +266,7 @@ class ProviderRoutes:
         return response
 
     async def _finish(
-        self, request: Request, provider: GenericOIDCProvider, params: Mapping[str, str]
+        self, request: Request, provider: ExternalProvider, params: Mapping[str, str]
     ) -> Response:
         pending = self.pending.read(
             request.cookies.get(self.pending.cookie_name), provider.name, params.get("state")

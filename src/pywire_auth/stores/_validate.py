@@ -31,6 +31,7 @@ __all__ = [
     "check_registration",
     "check_text",
     "check_user",
+    "merge_claims",
 ]
 
 
@@ -112,3 +113,16 @@ def check_registration(
         raise InvalidInputError("the same link is given twice")
     if pw_hash is not None:
         check_pw_hash(pw_hash)
+
+
+def merge_claims(
+    stored: Mapping[str, JSONValue], changes: Mapping[str, JSONValue]
+) -> dict[str, JSONValue]:
+    """``stored`` with ``changes`` applied key by key (``None`` removes a key)."""
+    merged = dict(stored)
+    for key, value in changes.items():
+        if value is None:
+            merged.pop(key, None)
+        else:
+            merged[key] = value
+    return merged

@@ -41,6 +41,7 @@ from pywire_auth.stores._hot_reads import (
     fetch_one_raw,
 )
 from pywire_auth.stores._limits import SESSION_ID_LENGTH
+from pywire_auth.stores._listing import check_listing, prefix_upper_bound
 from pywire_auth.stores._schema import (
     credentials,
     events,
@@ -70,6 +71,7 @@ from pywire_auth.stores._sql_queries import (
     user_exists,
     user_from_values,
 )
+from pywire_auth.stores._v04_detect import refuse_v04
 from pywire_auth.stores._validate import (
     NOT_A_WAY_IN,
     check_limit,
@@ -78,6 +80,7 @@ from pywire_auth.stores._validate import (
     check_registration,
     check_text,
     check_user,
+    merge_claims,
 )
 from pywire_auth.types import (
     EventRecord,
@@ -99,6 +102,7 @@ def _create_schema(conn: sa.Connection) -> None:
     ``create_all`` adds indexes only to the tables it creates, so a database made by
     an older version would never get an index added since (``expires_at``).
     """
+    refuse_v04(conn)
     metadata.create_all(conn, checkfirst=True)
     for table in metadata.sorted_tables:
         for index in table.indexes:
@@ -446,6 +450,54 @@ class SQLAlchemyAuthStore:
         except exc.IntegrityError as err:
             raise UserExistsError(f"{link.provider} identity already linked") from err
 
+    async def refresh_identity(
+        self,
+        link: ProviderLink,
+        *,
+        name: str | None = None,
+        claims: Mapping[str, JSONValue] | None = None,
+    ) -> UserRecord | None:
+        """Replace the link's claims and merge identity claims into the user's, atomically."""
+        check_link(link)
+        changes = dict(claims or {})
+        check_user(UserRecord(link.user_id, "", name=name or "", claims=changes))
+
+        async def work(conn: AsyncConnection) -> UserRecord | None:
+            # The link's row is written first: from here on this transaction
+            # holds the write lock (SQLite) or the row lock (PostgreSQL,
+            # MariaDB), and the user row is read FOR UPDATE, so a role granted
+            # concurrently is either seen here or written after us, never lost.
+            result = await conn.execute(
+                provider_links.update()
+                .where(
+                    provider_links.c.provider == link.provider,
+                    provider_links.c.subject == link.subject,
+                    provider_links.c.user_id == link.user_id,
+                )
+                .values(claims=dict(link.claims))
+            )
+            if result.rowcount == 0:
+                return None
+            query = sa.select(users).where(users.c.user_id == link.user_id).with_for_update()
+            row = (await conn.execute(query)).first()
+            if row is None:
+                return None
+            user = user_from_values(row)
+            updated = replace(
+                user,
+                name=user.name if name is None else name,
+                claims=merge_claims(user.claims, changes),
+            )
+            check_user(updated)
+            await conn.execute(
+                users.update()
+                .where(users.c.user_id == link.user_id)
+                .values(name=updated.name, claims=dict(updated.claims))
+            )
+            return updated
+
+        return await self._transact(work)
+
     async def get_links(self, user_id: str) -> list[ProviderLink]:
         """Every link of the user, sorted by ``(provider, subject)``."""
         query = (
@@ -507,6 +559,44 @@ class SQLAlchemyAuthStore:
             return bool(result.rowcount)
 
         return await self._transact(work)
+
+    async def list_users(
+        self, *, email_prefix: str = "", after: tuple[str, str] | None = None, limit: int = 50
+    ) -> list[UserRecord]:
+        """A page of users by ``(email, user_id)`` (see :class:`~pywire_auth.UserDirectory`).
+
+        One seek on ``ix_pywire_auth_users_email_user_id`` and ``limit`` rows read
+        in index order: no sort, no offset, the same cost on every page.
+        """
+        check_listing(email_prefix, after, limit)
+        query = sa.select(users).order_by(users.c.email, users.c.user_id).limit(limit)
+        if email_prefix:
+            # A range, not LIKE: SQLite's LIKE ignores case and seeks no index.
+            query = query.where(users.c.email >= email_prefix)
+            upper = prefix_upper_bound(email_prefix)
+            if upper is not None:
+                query = query.where(users.c.email < upper)
+        if after is not None:
+            # The leading ">=" is what the index seeks; the OR only breaks email ties.
+            email, user_id = after
+            query = query.where(
+                users.c.email >= email,
+                sa.or_(users.c.email > email, users.c.user_id > user_id),
+            )
+        return [user_from_values(tuple(row)) for row in await self._rows(query)]
+
+    async def list_user_sessions(self, user_id: str) -> list[SessionRecord]:
+        """The user's sessions, by ``(created_at, session_id)``, through the user_id index."""
+        query = (
+            sa.select(sessions)
+            .where(sessions.c.user_id == user_id)
+            .order_by(sessions.c.created_at, sessions.c.session_id)
+        )
+        rows = await self._rows(query)
+        return [
+            SessionRecord(r.session_id, r.user_id, int(r.created_at), int(r.expires_at))
+            for r in rows
+        ]
 
     async def create_session(self, session: SessionRecord) -> None:
         """Store a new session of an existing user."""
