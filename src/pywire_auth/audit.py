@@ -53,6 +53,7 @@ AuditEvent = Literal[
     "email_change",
     "account_delete",
     "admin_action",
+    "provider_unlink",
 ]
 Outcome = Literal["success", "failure", "throttled"]
 

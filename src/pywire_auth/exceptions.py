@@ -41,6 +41,7 @@ __all__ = [
     "ConfigurationError",
     "InvalidEmailError",
     "InvalidInputError",
+    "LastSignInMethodError",
     "LinkExpiredError",
     "LinkRequiredError",
     "LinkTokenError",
@@ -206,6 +207,16 @@ class LinkRequiredError(ProviderError):
     """
 
     code = "link_required"
+
+
+class LastSignInMethodError(AuthError):
+    """Removing this link would leave the user no way to sign in.
+
+    The account has no password and no other provider link; the user sets a
+    password or links another provider first.
+    """
+
+    code = "last_sign_in"
 
 
 class MailUnavailableError(AuthError):

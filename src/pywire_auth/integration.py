@@ -6,6 +6,7 @@ place below that reaches into its internals says why.
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import TYPE_CHECKING, Any
@@ -14,6 +15,7 @@ from pywire.auth import AuthChannel, PolicyEngine
 from starlette.routing import BaseRoute, Route
 
 from pywire_auth._options import session_options
+from pywire_auth._signout import LogoutRoute
 from pywire_auth._state import AuthState
 from pywire_auth.account.options import AccountOptions
 from pywire_auth.account.referrer import NoReferrerMiddleware
@@ -49,7 +51,7 @@ def connect_auth(
     app: Any,
     *,
     local_idp: LocalIdP | None = None,
-    providers: Sequence[ExternalProvider] = (),
+    providers: Sequence[ExternalProvider] | None = None,
     auth_store: AuthStore | None = None,
     policy_engine: PolicyEngine | None = None,
     auth_channel: AuthChannel | None = None,
@@ -102,7 +104,11 @@ def connect_auth(
     * ``providers`` (e.g. :class:`~pywire_auth.GenericOIDCProvider`) add
       ``{prefix}/{name}/login`` and ``{prefix}/{name}/callback`` for sign-in with
       OpenID Connect providers, on the same sessions and store (docs/providers.md).
+      Left out, they come from ``PYWIRE_AUTH_OIDC_<NAME>_*`` variables (``.env``);
+      ``providers=[]`` turns that off.
       Without ``local_idp``, users live in ``auth_store`` (default: in memory).
+    * ``POST {prefix}/logout`` signs out whatever the sign-in method (the same as
+      ``{prefix}/local/revoke``: every session of the user ends, live pages too).
     * ``registration_claims(form) -> claims`` decides which claims a new account
       gets from its sign-up form. Without it, posted fields such as ``role`` grant
       nothing: anyone can post them.
@@ -192,6 +198,11 @@ def connect_auth(
         )
         routes += local_routes.routes() + account.routes()
         account_paths = [account.options.reset_page, account.options.verify_page]
+    # Signs out whatever the sign-in method (the same as /local/revoke).
+    logout = LogoutRoute(state, prefix, default_next=default_next, throttle_policy=throttle_policy)
+    routes.append(logout.route())
+    if providers is None:
+        providers = _providers_from_env()
     if providers:
         # Imported here: providers need httpx (the ``oidc`` extra), the core does not.
         from pywire_auth.providers.routes import ProviderRoutes
@@ -202,6 +213,7 @@ def connect_auth(
             prefix=prefix,
             default_next=default_next,
             login_page=login_page,
+            throttle_policy=throttle_policy,
         ).routes()
 
     if admin is not None:
@@ -240,9 +252,13 @@ def connect_auth(
     app.state.local_idp = local_idp
     app.state.auth_store = store
     app.state.auth_channel = channel
-    auth_providers: dict[str, Any] = {local_idp.provider: local_idp} if local_idp else {}
-    auth_providers.update({provider.name: provider for provider in providers})
-    app.state.auth_providers = auth_providers
+    # The documented shape: the external providers' names, in the configured
+    # order, so a page can draw one "Sign in with ..." button each. The objects
+    # (the local IdP under "local" too) stay reachable by name.
+    provider_map: dict[str, Any] = {local_idp.provider: local_idp} if local_idp else {}
+    provider_map.update({provider.name: provider for provider in providers})
+    app.state.auth_provider_map = provider_map
+    app.state.auth_providers = [provider.name for provider in providers]
     actions = AuthActions(state)
     if local_idp is not None:
         # A password change made through the IdP's Python API ends the user's
@@ -258,6 +274,15 @@ def connect_auth(
 
 async def _discard(work: Awaitable[int]) -> None:
     await work
+
+
+def _providers_from_env() -> Sequence[ExternalProvider]:
+    # Imported only when configured: providers need httpx (the ``oidc`` extra).
+    if not any(key.startswith("PYWIRE_AUTH_OIDC_") for key in os.environ):
+        return ()
+    from pywire_auth.providers.env import providers_from_env
+
+    return providers_from_env()
 
 
 def _as_throttle(value: object) -> Throttle | None:

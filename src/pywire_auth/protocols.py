@@ -140,6 +140,19 @@ class AuthStore(Protocol):
         """Every identity linked to the user, ordered by ``(provider, subject)``."""
         ...
 
+    async def remove_link(self, user_id: str, provider: str, subject: str) -> bool:
+        """Delete the user's link ``(provider, subject)`` unless it is their last way in.
+
+        Another way to sign in is a password credential or another link to an
+        external provider (any provider but ``local`` and ``local-skeleton``).
+        The check and the delete are one transaction that first locks the
+        user's row, so two concurrent unlinks cannot together remove the last
+        two ways. Returns ``False`` when the user has no such link; raises
+        :class:`~pywire_auth.exceptions.LastSignInMethodError` (nothing deleted)
+        when it is the last way.
+        """
+        ...
+
     async def refresh_identity(
         self,
         link: ProviderLink,

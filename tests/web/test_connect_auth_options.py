@@ -20,6 +20,7 @@ from tests.web.conftest import (
     location,
     login,
     make_idp,
+    post_form,
     register,
     revoke,
     session_cookie_value,
@@ -142,3 +143,19 @@ async def test_a_failing_hook_never_breaks_the_sign_in(
     failures: list[Any] = [r for r in caplog.records if r.name == "pywire_auth.hooks"]
     assert len(failures) == 2
     assert all(r.exc_info is not None for r in failures)
+
+
+@MEMORY
+async def test_logout_route_runs_on_logout_and_takes_next_from_its_url(
+    app_factory: AppFactory,
+) -> None:
+    hooks = Recorder()
+    web = await app_factory(on_logout=hooks.on_logout)
+    browser = web.client()
+    await register(browser, ANN, next="/profile")
+    response = await post_form(browser, "/auth/logout?next=/bye")
+    assert location(response) == "/bye"
+    assert await signed_in_as(browser) is None
+    assert [(kind, principal.is_authenticated) for kind, principal, _ in hooks.calls] == [
+        ("logout", True)
+    ]

@@ -5,7 +5,7 @@ the page the form was on (same-origin ``Referer``), else ``error_next``, else th
 route's own form page, with ``?error=<code>`` from one closed vocabulary::
 
     missing  invalid_email  weak_password  exists  invalid  throttled  unavailable
-    cancelled  provider  link_required        (external sign-in: providers/routes.py)
+    cancelled  provider  link_required  last_sign_in  (external sign-in: providers/routes.py)
     token_invalid  token_expired  wrong_password      (the account routes: account/)
 
 Every redirect target must be a path on this site (open redirects), every POST
@@ -27,6 +27,7 @@ from starlette.routing import Route
 
 from pywire_auth._forms import BadBody, read_form, read_json_object, with_query_redirects
 from pywire_auth._http import add_query_param, is_cross_site, safe_local_path, same_origin_referer
+from pywire_auth._signout import end_browser_user_sessions
 from pywire_auth._state import AuthState
 from pywire_auth.audit import AuditEvent, audit, email_hash
 from pywire_auth.exceptions import (
@@ -37,7 +38,7 @@ from pywire_auth.exceptions import (
 from pywire_auth.local.device import DeviceCookies
 from pywire_auth.local.guard import SignInGuard
 from pywire_auth.local.idp import SESSION_CLAIM, LocalIdP
-from pywire_auth.local.principal import plain_user_id, principal_user_id
+from pywire_auth.local.principal import plain_user_id
 from pywire_auth.middleware import SESSION_SCOPE_KEY
 from pywire_auth.sessions import SessionManager
 from pywire_auth.throttles.policy import RateLimit, ThrottlePolicy
@@ -63,6 +64,7 @@ ERROR_CODES = frozenset(
         "cancelled",
         "provider",
         "link_required",
+        "last_sign_in",
     }
     | {"token_invalid", "token_expired", "wrong_password"}
 )
@@ -297,43 +299,16 @@ class LocalRoutes:
 
     async def revoke(self, request: Request, fields: dict[str, str]) -> Response:
         """``POST {prefix}/local/revoke``: end every session of the user, everywhere."""
-        sessions = self.state.sessions
-        response: Response = RedirectResponse(self._next(fields), 303, headers=_NO_STORE)
-        # The session is looked up here, not taken from the middleware: during a
-        # store outage the middleware sees an anonymous request, and answering
-        # "signed out" then would leave every session alive.
-        token = sessions.token_from_cookie_header(
-            request.headers.get("cookie", ""), https=_https(request)
-        )
         client = self.guard.address(request.scope)
-        user_id: str | None = None
-        if token:
-            try:
-                record = await sessions.load(token)
-                if record is not None:
-                    user_id = plain_user_id(record.user_id)
-                    await sessions.end_all(record.user_id)
-                    await self.state.channel.revoke(principal_user_id(record.user_id))
-            except AuthError:
-                # This browser is signed out regardless; say that sessions may live on.
-                audit("revoke", "failure", user_id=user_id, client=client, reason="unavailable")
-                response = self._fail(request, fields, "unavailable", self.default_next)
-            else:
-                self._audit_revoke(user_id, client)
+        response: Response
+        if await end_browser_user_sessions(self.state, request, client=client):
+            response = RedirectResponse(self._next(fields), 303, headers=_NO_STORE)
         else:
-            self._audit_revoke(None, client)
+            # This browser is signed out regardless; say that sessions may live on.
+            response = self._fail(request, fields, "unavailable", self.default_next)
+        sessions = self.state.sessions
         response.headers.append("set-cookie", sessions.clear_cookie_header(https=_https(request)))
-        await self.state.hooks.signed_out(request, request.scope.get("user", ANONYMOUS))
         return response
-
-    @staticmethod
-    def _audit_revoke(user_id: str | None, client: str) -> None:
-        # Without a live session there was nothing to revoke: the browser only
-        # dropped its cookie, which is a sign-out, not a revocation.
-        if user_id is None:
-            audit("sign_out", "success", client=client, reason="no_session")
-        else:
-            audit("revoke", "success", user_id=user_id, client=client)
 
     async def token(self, request: Request) -> Response:
         """``POST {prefix}/local/token``: a short-lived JWT for the signed-in user."""

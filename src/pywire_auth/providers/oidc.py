@@ -77,6 +77,7 @@ class GenericOIDCProvider:
         display_name: str = "",
         trust_email: bool = False,
         redirect_uri: str | None = None,
+        response_mode: str | None = None,
         algorithms: Sequence[str] = ("RS256", "ES256", "PS256", "EdDSA"),
         timeout: float = 10.0,
         leeway: int = 60,
@@ -88,6 +89,8 @@ class GenericOIDCProvider:
         check_name(name, client_id, client_secret)
         if (discovery_url is None) == (issuer is None):
             raise ConfigurationError(f"provider {name!r} needs discovery_url or issuer (one)")
+        if response_mode not in (None, "query", "form_post"):
+            raise ConfigurationError(f"provider {name!r}: response_mode must be query or form_post")
         if "openid" not in scopes:
             raise ConfigurationError(f"provider {name!r}: scopes must include 'openid'")
         allowed = frozenset(algorithms)
@@ -106,6 +109,8 @@ class GenericOIDCProvider:
         self.scopes = tuple(scopes)
         self.trust_email = trust_email
         self.redirect_uri = redirect_uri
+        #: ``"form_post"``: the provider POSTs the code to the callback (routes.py).
+        self.response_mode = response_mode
         self.algorithms = allowed
         self.leeway = leeway
         self.cache_ttl = cache_ttl
@@ -178,18 +183,19 @@ class GenericOIDCProvider:
     ) -> str:
         """Where to send the browser to sign in."""
         meta = await self.metadata()
-        query = urlencode(
-            {
-                "response_type": "code",
-                "client_id": self.client_id,
-                "redirect_uri": redirect_uri,
-                "scope": " ".join(self.scopes),
-                "state": state,
-                "nonce": nonce,
-                "code_challenge": code_challenge,
-                "code_challenge_method": "S256",
-            }
-        )
+        params = {
+            "response_type": "code",
+            "client_id": self.client_id,
+            "redirect_uri": redirect_uri,
+            "scope": " ".join(self.scopes),
+            "state": state,
+            "nonce": nonce,
+            "code_challenge": code_challenge,
+            "code_challenge_method": "S256",
+        }
+        if self.response_mode:
+            params["response_mode"] = self.response_mode
+        query = urlencode(params)
         sep = "&" if "?" in meta.authorization_endpoint else "?"
         return f"{meta.authorization_endpoint}{sep}{query}"
 

@@ -20,9 +20,10 @@ from pywire_auth.stores._limits import (
     SUBJECT_LENGTH,
     USER_ID_LENGTH,
 )
-from pywire_auth.types import JSONValue, ProviderLink, UserRecord
+from pywire_auth.types import LOCAL_PROVIDER, JSONValue, ProviderLink, UserRecord
 
 __all__ = [
+    "NOT_A_WAY_IN",
     "check_json",
     "check_limit",
     "check_link",
@@ -32,6 +33,12 @@ __all__ = [
     "check_user",
     "merge_claims",
 ]
+
+
+#: Links that are no way to sign in by themselves: the local IdP's email link
+#: (it needs the password credential) and its look-alike reservation
+#: (``EMAIL_SKELETON_PROVIDER``; a literal here, stores import nothing from local/).
+NOT_A_WAY_IN = frozenset({LOCAL_PROVIDER, "local-skeleton"})
 
 
 def check_text(field: str, value: str, max_length: int, *, required: bool = True) -> None:

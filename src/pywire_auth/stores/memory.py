@@ -11,10 +11,16 @@ import copy
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
-from pywire_auth.exceptions import InvalidInputError, UserExistsError, UserNotFoundError
+from pywire_auth.exceptions import (
+    InvalidInputError,
+    LastSignInMethodError,
+    UserExistsError,
+    UserNotFoundError,
+)
 from pywire_auth.stores._limits import SESSION_ID_LENGTH
 from pywire_auth.stores._listing import check_listing
 from pywire_auth.stores._validate import (
+    NOT_A_WAY_IN,
     check_limit,
     check_link,
     check_pw_hash,
@@ -213,6 +219,22 @@ class MemoryAuthStore:
         """Every link of the user, sorted by ``(provider, subject)``."""
         found = [link for key, link in sorted(self._links.items()) if link.user_id == user_id]
         return [replace(link, claims=copy.deepcopy(dict(link.claims))) for link in found]
+
+    async def remove_link(self, user_id: str, provider: str, subject: str) -> bool:
+        """Delete the link unless it is the user's last way in (see the protocol)."""
+        link = self._links.get((provider, subject))
+        if link is None or link.user_id != user_id:
+            return False
+        # No await between the check and the delete: atomic on one event loop.
+        if user_id not in self._hashes and not any(
+            other.user_id == user_id
+            and other.provider not in NOT_A_WAY_IN
+            and key != (provider, subject)
+            for key, other in self._links.items()
+        ):
+            raise LastSignInMethodError(f"{provider} is the user's last way to sign in")
+        del self._links[(provider, subject)]
+        return True
 
     async def delete_user(self, user_id: str) -> bool:
         """Remove the user, their hash and their links."""

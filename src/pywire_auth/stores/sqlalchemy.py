@@ -29,6 +29,7 @@ except ImportError as _missing:  # pragma: no cover - exercised in a venv withou
 from pywire_auth.exceptions import (
     ConfigurationError,
     InvalidInputError,
+    LastSignInMethodError,
     StoreUnavailableError,
     UserExistsError,
     UserNotFoundError,
@@ -72,6 +73,7 @@ from pywire_auth.stores._sql_queries import (
 )
 from pywire_auth.stores._v04_detect import refuse_v04
 from pywire_auth.stores._validate import (
+    NOT_A_WAY_IN,
     check_limit,
     check_link,
     check_pw_hash,
@@ -505,6 +507,45 @@ class SQLAlchemyAuthStore:
         )
         rows = await self._rows(query)
         return [ProviderLink(r.provider, r.subject, r.user_id, r.claims or {}) for r in rows]
+
+    async def remove_link(self, user_id: str, provider: str, subject: str) -> bool:
+        """Delete the link unless it is the user's last way in, in one transaction."""
+        this_link = sa.and_(
+            provider_links.c.user_id == user_id,
+            provider_links.c.provider == provider,
+            provider_links.c.subject == subject,
+        )
+
+        async def work(conn: AsyncConnection) -> bool:
+            # A no-op write locks the user's row first (SQLite: the database),
+            # so two unlinks of the user's last two providers run one after the
+            # other and the second sees the first one's delete. Without the lock
+            # both would see the other link and both delete (write skew).
+            await conn.execute(
+                users.update().where(users.c.user_id == user_id).values(user_id=users.c.user_id)
+            )
+            if (await conn.execute(sa.select(provider_links.c.user_id).where(this_link))).first():
+                password = sa.select(credentials.c.user_id).where(credentials.c.user_id == user_id)
+                other = sa.select(provider_links.c.user_id).where(
+                    provider_links.c.user_id == user_id,
+                    provider_links.c.provider.not_in(sorted(NOT_A_WAY_IN)),
+                    sa.not_(
+                        sa.and_(
+                            provider_links.c.provider == provider,
+                            provider_links.c.subject == subject,
+                        )
+                    ),
+                )
+                ways = (await conn.execute(password.limit(1))).first() or (
+                    await conn.execute(other.limit(1))
+                ).first()
+                if not ways:
+                    raise LastSignInMethodError(f"{provider} is the user's last way to sign in")
+                await conn.execute(provider_links.delete().where(this_link))
+                return True
+            return False
+
+        return await self._transact(work)
 
     async def delete_user(self, user_id: str) -> bool:
         """Delete the user with their credential and links, in one transaction."""

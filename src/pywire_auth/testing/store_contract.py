@@ -8,7 +8,12 @@ from typing import Any
 
 import pytest
 
-from pywire_auth.exceptions import InvalidInputError, UserExistsError, UserNotFoundError
+from pywire_auth.exceptions import (
+    InvalidInputError,
+    LastSignInMethodError,
+    UserExistsError,
+    UserNotFoundError,
+)
 from pywire_auth.protocols import AuthStore, SessionStore, UserDirectory
 from pywire_auth.types import LOCAL_PROVIDER, ProviderLink, SessionRecord, UserRecord
 
@@ -255,6 +260,53 @@ class AuthStoreContract:
         found = await store.get_user_by_link("github", "42")
         assert found is not None
         assert found.user_id == owner.user_id
+
+    async def test_remove_link_keeps_the_password_way_in(self, store: AuthStore) -> None:
+        user, other = _user(), _user("other@example.com")
+        await store.create_user(user, link=_local(user), pw_hash="$argon2id$fake")
+        await store.create_user(other, link=_local(other))
+        await store.add_link(ProviderLink("google", "g-1", user.user_id))
+        # Someone else's link, or one that does not exist, is not removed.
+        assert await store.remove_link(other.user_id, "google", "g-1") is False
+        assert await store.remove_link(user.user_id, "google", "missing") is False
+        assert await store.remove_link(user.user_id, "google", "g-1") is True
+        assert await store.get_user_by_link("google", "g-1") is None
+        assert [link.provider for link in await store.get_links(user.user_id)] == [LOCAL_PROVIDER]
+        assert await store.remove_link(user.user_id, "google", "g-1") is False
+
+    async def test_remove_link_refuses_the_last_way_in(self, store: AuthStore) -> None:
+        # No password; the local email link and its look-alike reservation are
+        # no way in by themselves.
+        user = _user()
+        await store.create_user(
+            user,
+            link=_local(user),
+            extra_links=[
+                ProviderLink("local-skeleton", "k" * 64, user.user_id),
+                ProviderLink("google", "g-1", user.user_id),
+                ProviderLink("github", "42", user.user_id),
+            ],
+        )
+        assert await store.remove_link(user.user_id, "github", "42") is True
+        with pytest.raises(LastSignInMethodError):
+            await store.remove_link(user.user_id, "google", "g-1")
+        found = await store.get_user_by_link("google", "g-1")
+        assert found is not None
+        assert found.user_id == user.user_id
+
+    async def test_concurrent_unlinks_leave_a_way_in(self, store: AuthStore) -> None:
+        # Write skew: each unlink sees the others' links as the remaining way in;
+        # run at once, without the store serializing them, all would delete.
+        user = _user()
+        links = [ProviderLink(f"idp{i}", str(i), user.user_id) for i in range(8)]
+        await store.create_user(user, link=links[0], extra_links=links[1:])
+        results = await asyncio.gather(
+            *(store.remove_link(user.user_id, x.provider, x.subject) for x in links),
+            return_exceptions=True,
+        )
+        assert results.count(True) == len(links) - 1
+        assert [type(r) for r in results if r is not True] == [LastSignInMethodError]
+        assert len(await store.get_links(user.user_id)) == 1
 
     async def test_add_link_to_unknown_user(self, store: AuthStore) -> None:
         with pytest.raises(UserNotFoundError):

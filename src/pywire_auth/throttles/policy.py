@@ -100,7 +100,9 @@ class ThrottlePolicy:
     4. ``failures_per_account``: attempts per email, from anywhere. The default
        lets through at most 100 in any rolling hour (OWASP ASVS 2.2.1).
 
-    Sign-ups count ``registrations_per_address``, successful or not.
+    Sign-ups count ``registrations_per_address``, successful or not. External
+    sign-in callbacks count ``callbacks_per_address`` (a successful sign-in gives
+    its count back, as with passwords).
 
     >>> ThrottlePolicy().failures_per_account.most_in_any(3600)
     100
@@ -112,6 +114,7 @@ class ThrottlePolicy:
     failures_per_account: RateLimit = RateLimit(20, 900)
     failures_per_device: RateLimit = RateLimit(10, 900)
     registrations_per_address: RateLimit = RateLimit(20, 3600)
+    callbacks_per_address: RateLimit = RateLimit(30, 300)
     ipv6_prefix: int = 64
     client_address: ClientAddress = ClientAddress()
     #: How long a device cookie is honoured, in seconds; 0 issues none.
