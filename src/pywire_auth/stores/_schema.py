@@ -65,6 +65,7 @@ from pywire_auth.stores._limits import (
 )
 
 __all__ = [
+    "ExactText",
     "credentials",
     "events",
     "metadata",
@@ -75,7 +76,7 @@ __all__ = [
 ]
 
 
-class _ExactText(TypeDecorator[str]):
+class ExactText(TypeDecorator[str]):
     """A string column compared byte for byte on every backend.
 
     MySQL/MariaDB compare strings case- and accent-insensitively, and ignore trailing
@@ -112,8 +113,8 @@ class _ExactText(TypeDecorator[str]):
 _MYSQL_DIALECTS = ("mysql", "mariadb")
 
 
-def _key(length: int) -> _ExactText:
-    return _ExactText(length)
+def _key(length: int) -> ExactText:
+    return ExactText(length)
 
 
 metadata = MetaData()

@@ -33,6 +33,7 @@ from pywire_auth.exceptions import (
     UserExistsError,
     UserNotFoundError,
 )
+from pywire_auth.migrations import ensure_schema
 from pywire_auth.stores._hot_reads import (
     DRIVER_ERRORS,
     HotQuery,
@@ -89,18 +90,6 @@ from pywire_auth.types import (
 __all__ = ["SQLAlchemyAuthStore", "metadata"]
 
 _T = TypeVar("_T")
-
-
-def _create_schema(conn: sa.Connection) -> None:
-    """Create missing tables, then missing indexes of tables that already existed.
-
-    ``create_all`` adds indexes only to the tables it creates, so a database made by
-    an older version would never get an index added since (``expires_at``).
-    """
-    metadata.create_all(conn, checkfirst=True)
-    for table in metadata.sorted_tables:
-        for index in table.indexes:
-            index.create(conn, checkfirst=True)
 
 
 class SQLAlchemyAuthStore:
@@ -164,7 +153,11 @@ class SQLAlchemyAuthStore:
         return self._timeout
 
     async def create_tables(self) -> None:
-        """Create the tables if they do not exist (done automatically on first use)."""
+        """Create the tables, or migrate them to this version (done on first use).
+
+        Records the schema's revision in ``pywire_auth_alembic_version``, so
+        ``pywire-auth db upgrade`` later knows where it stands.
+        """
         async with self._schema_lock:
             if self._schema_ready:
                 return
@@ -183,7 +176,7 @@ class SQLAlchemyAuthStore:
     async def _create_all(self) -> None:
         try:
             async with self._mapped_errors(), self._engine.begin() as conn:
-                await conn.run_sync(_create_schema)
+                await conn.run_sync(ensure_schema)
         except exc.IntegrityError as err:
             # PostgreSQL reports two processes creating one table or index at once
             # as a duplicate in its catalog; the next pass finds it there.

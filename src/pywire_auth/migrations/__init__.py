@@ -1,0 +1,158 @@
+"""pywire-auth's schema migrations: Alembic revisions shipped inside the package.
+
+They keep their own version table, ``pywire_auth_alembic_version``, so they never
+mix with an application's Alembic history. ``pywire-auth db upgrade`` runs them;
+without it, :class:`~pywire_auth.SQLAlchemyAuthStore` brings the schema to the
+newest revision on first use and records that revision (see
+:func:`ensure_schema`). Every function takes a synchronous SQLAlchemy
+``Connection``; from async code use ``await conn.run_sync(upgrade)``.
+
+An application that manages our tables in its *own* Alembic environment imports
+``metadata`` from :mod:`pywire_auth.stores.sqlalchemy` and filters with
+:func:`include_pywire_auth` / :func:`exclude_pywire_auth` (docs/operations.md).
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+
+from pywire_auth.migrations._scope import (
+    TABLE_PREFIX,
+    VERSION_TABLE,
+    exclude_pywire_auth,
+    include_pywire_auth,
+)
+from pywire_auth.stores._schema import metadata
+
+__all__ = [
+    "INITIAL_REVISION",
+    "TABLE_PREFIX",
+    "VERSION_TABLE",
+    "current_revision",
+    "downgrade",
+    "ensure_schema",
+    "exclude_pywire_auth",
+    "head_revision",
+    "include_pywire_auth",
+    "revisions",
+    "schema_diffs",
+    "stamp",
+    "upgrade",
+]
+
+#: The first revision: the schema as it was when migrations were introduced.
+INITIAL_REVISION = "0001"
+_HERE = Path(__file__).parent
+
+
+def _config(conn: sa.Connection) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(_HERE))
+    config.attributes["connection"] = conn
+    return config
+
+
+@cache
+def _scripts() -> ScriptDirectory:
+    config = Config()
+    config.set_main_option("script_location", str(_HERE))
+    return ScriptDirectory.from_config(config)
+
+
+def head_revision() -> str:
+    """The newest revision this version of pywire-auth ships."""
+    head = _scripts().get_current_head()
+    if head is None:  # pragma: no cover - the package always ships revisions
+        raise RuntimeError("pywire-auth ships no migrations")
+    return head
+
+
+def revisions() -> list[str]:
+    """Every shipped revision id, oldest first."""
+    return [script.revision for script in reversed(list(_scripts().walk_revisions()))]
+
+
+def _context(conn: sa.Connection, **opts: Any) -> MigrationContext:
+    return MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE, **opts})
+
+
+def current_revision(conn: sa.Connection) -> str | None:
+    """The revision recorded in the database, or ``None`` (never migrated)."""
+    return _context(conn).get_current_revision()
+
+
+def upgrade(conn: sa.Connection, revision: str = "head") -> None:
+    """Run the migrations up to ``revision`` (default: the newest)."""
+    command.upgrade(_config(conn), revision)
+
+
+def downgrade(conn: sa.Connection, revision: str) -> None:
+    """Undo migrations down to ``revision`` (``"base"`` drops every table of ours)."""
+    command.downgrade(_config(conn), revision)
+
+
+def stamp(conn: sa.Connection, revision: str = "head") -> None:
+    """Record ``revision`` as the database's without running anything."""
+    command.stamp(_config(conn), revision)
+
+
+def schema_diffs(conn: sa.Connection) -> list[Any]:
+    """How the live tables differ from the models (Alembic's diff tuples); ``[]`` if none.
+
+    Covers our tables, their columns, column types and nullability, indexes and
+    foreign keys; the application's tables are ignored.
+    """
+    context = _context(conn, include_object=include_pywire_auth, compare_type=True)
+    return list(compare_metadata(context, metadata))
+
+
+def _our_tables(conn: sa.Connection) -> set[str]:
+    names = sa.inspect(conn).get_table_names()
+    return {n for n in names if n.startswith(TABLE_PREFIX) and n != VERSION_TABLE}
+
+
+def _create_missing(conn: sa.Connection) -> None:
+    # create_all adds indexes only to the tables it creates: an index dropped by
+    # hand (or missing from an old database) is added here too.
+    metadata.create_all(conn, checkfirst=True)
+    for table in metadata.sorted_tables:
+        for index in table.indexes:
+            index.create(conn, checkfirst=True)
+
+
+def ensure_schema(conn: sa.Connection) -> None:
+    """Bring the database to the newest revision: the store's zero-config path.
+
+    * empty: create every table as the models say and stamp the newest revision;
+    * tables but no version (made by a pywire-auth before migrations): add what is
+      missing of the initial schema, stamp :data:`INITIAL_REVISION`, upgrade;
+    * an older revision: upgrade;
+    * in every case, finally, recreate a table or index someone dropped.
+
+    Several processes may run this at once; a loser fails on a duplicate table or
+    version row, and the caller's retry then finds the work done.
+    """
+    recorded = current_revision(conn)
+    head = head_revision()
+    if recorded is None:
+        if _our_tables(conn):
+            # Tables missing here are made from today's models; later revisions
+            # only change tables every old database already has (users).
+            _create_missing(conn)
+            stamp(conn, INITIAL_REVISION)
+            upgrade(conn, "head")
+        else:
+            _create_missing(conn)
+            stamp(conn, head)
+    elif recorded != head:
+        upgrade(conn, "head")
+    _create_missing(conn)
