@@ -14,6 +14,8 @@ An application that manages our tables in its *own* Alembic environment imports
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -24,7 +26,10 @@ from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.script.revision import ResolutionError
+from alembic.util import CommandError
 
+from pywire_auth.exceptions import InvalidInputError
 from pywire_auth.migrations._scope import (
     TABLE_PREFIX,
     VERSION_TABLE,
@@ -46,6 +51,7 @@ __all__ = [
     "revisions",
     "schema_diffs",
     "stamp",
+    "steps_up",
     "upgrade",
 ]
 
@@ -90,19 +96,40 @@ def current_revision(conn: sa.Connection) -> str | None:
     return _context(conn).get_current_revision()
 
 
+def steps_up(start: str | None, target: str = "head") -> list[str]:
+    """The revisions an upgrade from ``start`` to ``target`` runs, in order."""
+    with _mapped():
+        scripts = _scripts()
+        path = scripts.iterate_revisions(target, start or "base")
+        return [script.revision for script in reversed(list(path))]
+
+
 def upgrade(conn: sa.Connection, revision: str = "head") -> None:
     """Run the migrations up to ``revision`` (default: the newest)."""
-    command.upgrade(_config(conn), revision)
+    with _mapped():
+        command.upgrade(_config(conn), revision)
 
 
 def downgrade(conn: sa.Connection, revision: str) -> None:
     """Undo migrations down to ``revision`` (``"base"`` drops every table of ours)."""
-    command.downgrade(_config(conn), revision)
+    with _mapped():
+        command.downgrade(_config(conn), revision)
 
 
 def stamp(conn: sa.Connection, revision: str = "head") -> None:
     """Record ``revision`` as the database's without running anything."""
-    command.stamp(_config(conn), revision)
+    with _mapped():
+        command.stamp(_config(conn), revision)
+
+
+@contextmanager
+def _mapped() -> Iterator[None]:
+    # The one place Alembic's own errors (an unknown revision, a downgrade past
+    # the base) become ours; database errors pass through to the store's mapping.
+    try:
+        yield
+    except (CommandError, ResolutionError) as err:
+        raise InvalidInputError(f"migration refused: {err}") from err
 
 
 def schema_diffs(conn: sa.Connection) -> list[Any]:

@@ -591,6 +591,49 @@ class SQLAlchemyAuthStore:
 
         return await self._transact(work)
 
+    # Operator queries (the pywire-auth command line) ---------------------------
+
+    async def count_users(self) -> int:
+        """How many users the store holds."""
+        row = await self._row(sa.select(sa.func.count()).select_from(users))
+        return int(row[0]) if row is not None else 0
+
+    async def list_users(
+        self, *, after: tuple[str, str] | None = None, limit: int = 100, email: str | None = None
+    ) -> list[UserRecord]:
+        """Up to ``limit`` users ordered by ``(email, user_id)``, after the key ``after``.
+
+        Keyset pagination on the email index: each page costs the same however
+        deep it is. ``email`` keeps only users with exactly that stored email.
+        """
+        check_limit(limit)
+        query = sa.select(users).order_by(users.c.email, users.c.user_id).limit(limit)
+        if after is not None:
+            # Spelled out, not as a row-value comparison, so each side is bound with
+            # its column's type (the exact-bytes columns on MariaDB).
+            last_email, last_id = after
+            query = query.where(
+                sa.or_(
+                    users.c.email > last_email,
+                    sa.and_(users.c.email == last_email, users.c.user_id > last_id),
+                )
+            )
+        if email is not None:
+            query = query.where(users.c.email == email)
+        return [user_from_values(tuple(row)) for row in await self._rows(query)]
+
+    async def list_sessions(self, user_id: str) -> list[SessionRecord]:
+        """Every stored session of the user (expired ones too), newest first."""
+        query = (
+            sa.select(sessions)
+            .where(sessions.c.user_id == user_id)
+            .order_by(sessions.c.created_at.desc(), sessions.c.session_id)
+        )
+        return [
+            SessionRecord(r.session_id, r.user_id, int(r.created_at), int(r.expires_at))
+            for r in await self._rows(query)
+        ]
+
     async def close(self) -> None:
         """Dispose the engine if this store created it; a shared engine is left alone.
 
