@@ -49,7 +49,7 @@ from sqlalchemy import (
     String,
     Table,
 )
-from sqlalchemy.dialects import mysql
+from sqlalchemy.dialects import mssql, mysql
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
@@ -65,6 +65,7 @@ from pywire_auth.stores._limits import (
 )
 
 __all__ = [
+    "MSSQL_EXACT_COLLATION",
     "ExactText",
     "credentials",
     "events",
@@ -83,7 +84,9 @@ class ExactText(TypeDecorator[str]):
     spaces, under their default collations; even ``utf8mb4_bin`` pads. That would
     make ``A@x.io`` collide with ``a@x.io`` (or ``x`` with ``x ``) as identities
     and in the rehash compare-and-set. There, the value is stored as UTF-8 in a
-    VARBINARY column instead; everywhere else it is a plain VARCHAR.
+    VARBINARY column instead. SQL Server gets NVARCHAR with a binary collation
+    (exact but for trailing spaces, which SQL Server's ``=`` always ignores; see
+    docs/operations.md); everywhere else it is a plain VARCHAR.
     """
 
     impl = String
@@ -97,6 +100,14 @@ class ExactText(TypeDecorator[str]):
         if dialect.name in _MYSQL_DIALECTS:
             # utf8mb4 needs up to four bytes per character.
             return dialect.type_descriptor(mysql.VARBINARY(self.length * 4))
+        if dialect.name == "mssql":
+            # SQL Server's default collations fold case and accents. A binary
+            # collation compares code points; NVARCHAR (2 bytes per unit) keeps
+            # the widest key, the links' (64 + 255) * 2 bytes, under the 900-byte
+            # index limit, where UTF-8 in VARBINARY would need 1,276.
+            return dialect.type_descriptor(
+                mssql.NVARCHAR(self.length, collation=MSSQL_EXACT_COLLATION)
+            )
         return dialect.type_descriptor(String(self.length))
 
     def process_bind_param(self, value: str | None, dialect: Dialect) -> Any:
@@ -111,6 +122,8 @@ class ExactText(TypeDecorator[str]):
 
 
 _MYSQL_DIALECTS = ("mysql", "mariadb")
+#: Case- and accent-sensitive, code point by code point (SQL Server 2008 and later).
+MSSQL_EXACT_COLLATION = "Latin1_General_100_BIN2"
 
 
 def _key(length: int) -> ExactText:
