@@ -96,7 +96,7 @@ def test_sessions_list_and_revoke(run: Run) -> None:
         record = SessionRecord(f"{n:064x}", user["user_id"], now + n, now + 3600)
         run_async(_store_call(run.url, "create_session", record))
     listed = run.json("sessions", "list", "eve@example.com")
-    assert [s["session_id"] for s in listed] == [f"{n:064x}" for n in (2, 1, 0)]
+    assert [s["session_id"] for s in listed] == [f"{n:064x}" for n in (0, 1, 2)]
 
     run("sessions", "revoke", "eve@example.com", "--session", f"{1:064x}")
     assert len(run.json("sessions", "list", "eve@example.com")) == 2

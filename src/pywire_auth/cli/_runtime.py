@@ -193,7 +193,8 @@ class Workspace:
             address = normalize_email(who)
             user = await self.store.get_user_by_link(LOCAL_PROVIDER, address)
             if user is None:  # an account made through a provider has no local link
-                found = await self.store.list_users(email=address, limit=2)
+                page = await self.store.list_users(email_prefix=address, limit=10)
+                found = [u for u in page if u.email == address]
                 user = found[0] if len(found) == 1 else None
         else:
             user = await self.store.get_user(plain_user_id(who))

@@ -30,12 +30,12 @@ def sessions() -> None:
 @json_option
 @pass_cli
 def list_sessions(cli: Cli, user: str) -> None:
-    """The user's stored sessions, newest first (ids are hashes, never cookies)."""
+    """The user's stored sessions, oldest first (ids are hashes, never cookies)."""
 
     async def work() -> list[dict[str, object]]:
         async with workspace(cli) as space:
             record = await space.find_user(user)
-            return [session_json(s) for s in await space.store.list_sessions(record.user_id)]
+            return [session_json(s) for s in await space.store.list_user_sessions(record.user_id)]
 
     found = cli.run(work)
 
@@ -74,7 +74,7 @@ def revoke(cli: Cli, user: str, session_id: str | None) -> None:
             record = await space.find_user(user)
             if session_id is None:
                 return await space.actions.revoke_sessions(record.user_id)
-            stored = await space.store.list_sessions(record.user_id)
+            stored = await space.store.list_user_sessions(record.user_id)
             matches = [s for s in stored if s.session_id.startswith(session_id)]
             if len(matches) != 1:
                 raise UserNotFoundError(f"no single session of {user} starts with {session_id!r}")

@@ -78,7 +78,7 @@ def show(cli: Cli, user: str) -> None:
         async with workspace(cli) as space:
             record = await space.find_user(user)
             links = await space.store.get_links(record.user_id)
-            sessions = await space.store.list_sessions(record.user_id)
+            sessions = await space.store.list_user_sessions(record.user_id)
             has_password = await space.store.get_password_hash(record.user_id) is not None
             return {
                 **user_json(record),

@@ -599,35 +599,37 @@ class SQLAlchemyAuthStore:
         return int(row[0]) if row is not None else 0
 
     async def list_users(
-        self, *, after: tuple[str, str] | None = None, limit: int = 100, email: str | None = None
+        self, *, email_prefix: str = "", after: tuple[str, str] | None = None, limit: int = 50
     ) -> list[UserRecord]:
         """Up to ``limit`` users ordered by ``(email, user_id)``, after the key ``after``.
 
         Keyset pagination on the email index: each page costs the same however
-        deep it is. ``email`` keeps only users with exactly that stored email.
+        deep it is. ``email_prefix`` keeps users whose email starts with it, exactly.
+        (The same signature as the admin branch's ``UserDirectory.list_users``.)
         """
         check_limit(limit)
         query = sa.select(users).order_by(users.c.email, users.c.user_id).limit(limit)
+        if email_prefix:
+            # A range, not LIKE: SQLite's LIKE ignores case.
+            query = query.where(
+                users.c.email >= email_prefix, users.c.email < email_prefix + "\U0010ffff"
+            )
         if after is not None:
             # Spelled out, not as a row-value comparison, so each side is bound with
             # its column's type (the exact-bytes columns on MariaDB).
             last_email, last_id = after
             query = query.where(
-                sa.or_(
-                    users.c.email > last_email,
-                    sa.and_(users.c.email == last_email, users.c.user_id > last_id),
-                )
+                users.c.email >= last_email,
+                sa.or_(users.c.email > last_email, users.c.user_id > last_id),
             )
-        if email is not None:
-            query = query.where(users.c.email == email)
         return [user_from_values(tuple(row)) for row in await self._rows(query)]
 
-    async def list_sessions(self, user_id: str) -> list[SessionRecord]:
-        """Every stored session of the user (expired ones too), newest first."""
+    async def list_user_sessions(self, user_id: str) -> list[SessionRecord]:
+        """Every stored session of the user (expired ones too), by ``(created_at, session_id)``."""
         query = (
             sa.select(sessions)
             .where(sessions.c.user_id == user_id)
-            .order_by(sessions.c.created_at.desc(), sessions.c.session_id)
+            .order_by(sessions.c.created_at, sessions.c.session_id)
         )
         return [
             SessionRecord(r.session_id, r.user_id, int(r.created_at), int(r.expires_at))
