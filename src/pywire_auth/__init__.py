@@ -26,6 +26,7 @@ from pywire_auth.audit import AUDIT_LOGGER
 from pywire_auth.channels.fanout import FanoutChannel
 from pywire_auth.channels.store import StoreAuthChannel
 from pywire_auth.exceptions import (
+    AccountDisabledError,
     AuthError,
     ConfigurationError,
     InvalidEmailError,
@@ -88,6 +89,7 @@ __all__ = [
     "AUDIT_LOGGER",
     "ERROR_CODES",
     "LOCAL_PROVIDER",
+    "AccountDisabledError",
     "AccountOptions",
     "Argon2Hasher",
     "AuthActions",

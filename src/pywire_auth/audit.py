@@ -6,7 +6,8 @@ so that any JSON formatter can ship them as they are:
 
 ========== ===============================================================
 event      ``sign_up``, ``sign_in``, ``sign_out``, ``revoke``,
-           ``password_change``, ``password_reset``
+           ``password_change``, ``password_reset``, ``account_disable``,
+           ``account_enable`` (and the account routes' events)
 outcome    ``success``, ``failure`` or ``throttled``
 user_id    the stored user id, when the user is known
 email_hash the first 16 hex digits of HMAC-SHA256(key, normalized email)
@@ -48,6 +49,8 @@ AuditEvent = Literal[
     "password_change",
     "password_reset",
     "password_forgot",
+    "account_disable",
+    "account_enable",
     "email_verification",
     "email_change",
     "account_delete",

@@ -109,7 +109,10 @@ async def test_first_use_creates_the_schema_and_stamps_the_newest_revision(sql_u
 
 async def test_a_database_from_before_migrations_is_stamped_and_repaired(sql_url: str) -> None:
     def legacy(conn: sa.Connection) -> None:
-        metadata.create_all(conn)
+        # What a pywire-auth before migrations made: the initial schema, unversioned,
+        # here without the throttle table (it came later than the others).
+        migrations.upgrade(conn, migrations.INITIAL_REVISION)
+        conn.execute(sa.text(f"DROP TABLE {migrations.VERSION_TABLE}"))
         conn.execute(sa.text("DROP TABLE pywire_auth_throttle"))
 
     await _run(sql_url, legacy)
@@ -124,3 +127,24 @@ async def test_a_database_from_before_migrations_is_stamped_and_repaired(sql_url
     assert "ix_pywire_auth_throttle_window_end" in await _run(
         sql_url, lambda c: _indexes(c, "pywire_auth_throttle")
     )
+
+
+async def test_users_from_before_the_disabled_column_stay_enabled(sql_url: str) -> None:
+    def old_user(conn: sa.Connection) -> None:
+        migrations.upgrade(conn, migrations.INITIAL_REVISION)
+        conn.execute(
+            sa.text(
+                "INSERT INTO pywire_auth_users (user_id, email, name, claims, extras) "
+                "VALUES ('u1', 'ann@example.com', 'Ann', '{}', '{}')"
+            )
+        )
+
+    await _run(sql_url, old_user)
+    await _run(sql_url, migrations.upgrade)
+    store = SQLAlchemyAuthStore(sql_url)
+    try:
+        user = await store.get_user("u1")
+    finally:
+        await store.close()
+    assert user is not None
+    assert (user.name, user.disabled) == ("Ann", False)

@@ -45,7 +45,13 @@ def test_create_list_show_set_password_delete(run: Run) -> None:
 
     listed = run.json("users", "list")
     assert listed == [
-        {"user_id": created["user_id"], "email": "ann@example.com", "name": "Ann", "claims": {}}
+        {
+            "user_id": created["user_id"],
+            "email": "ann@example.com",
+            "name": "Ann",
+            "claims": {},
+            "disabled": False,
+        }
     ]
     shown = run.json("users", "show", "ann@example.com")
     assert shown["user_id"] == created["user_id"]

@@ -11,12 +11,13 @@ __all__ = ["session_json", "timestamp", "user_json"]
 
 
 def user_json(user: UserRecord) -> dict[str, Any]:
-    """A user as a JSON object (``user_id``, ``email``, ``name``, ``claims``)."""
+    """A user as a JSON object (``user_id``, ``email``, ``name``, ``claims``, ``disabled``)."""
     return {
         "user_id": user.user_id,
         "email": user.email,
         "name": user.name,
         "claims": dict(user.claims),
+        "disabled": user.disabled,
     }
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import rich_click as click
 
 from pywire_auth.cli._runtime import Cli, idp_secret, json_option, pass_cli, workspace
-from pywire_auth.exceptions import InvalidInputError
+from pywire_auth.exceptions import AccountDisabledError, InvalidInputError
 from pywire_auth.local.principal import principal_for
 from pywire_auth.tokens.issuer import TokenIssuer
 
@@ -60,6 +60,8 @@ def issue(cli: Cli, user: str, ttl: int, claim: list[str], issuer: str, audience
     async def work() -> dict[str, object]:
         async with workspace(cli) as space:
             record = await space.find_user(user)
+            if record.disabled:
+                raise AccountDisabledError(f"{user} is disabled")
             if "email" in extra:
                 # The principal's email comes from the store; a token must not say otherwise.
                 raise InvalidInputError("the email claim cannot be set")

@@ -58,9 +58,10 @@ def list_users(cli: Cli, limit: int | None) -> None:
     found = cli.run(work)
 
     def human() -> None:
-        table = Table("email", "name", "user id", "claims", box=None)
+        table = Table("email", "name", "user id", "claims", "", box=None)
         for user in found:
-            table.add_row(user.email, user.name, user.user_id, _claims_text(user))
+            state = "disabled" if user.disabled else ""
+            table.add_row(user.email, user.name, user.user_id, _claims_text(user), state)
         cli.out.print(table)
         cli.err.print(f"{len(found)} user(s)")
 
@@ -90,7 +91,7 @@ def show(cli: Cli, user: str) -> None:
     data = cli.run(work)
 
     def human() -> None:
-        for key in ("user_id", "email", "name", "claims", "has_password", "sessions"):
+        for key in ("user_id", "email", "name", "claims", "disabled", "has_password", "sessions"):
             cli.out.print(f"[bold]{key}[/]: {data[key]}", markup=True, soft_wrap=True)
         for link in data["links"]:  # type: ignore[attr-defined]
             cli.out.print(f"[bold]link[/]: {link['provider']} {link['subject']}", soft_wrap=True)
@@ -138,6 +139,35 @@ def set_password(cli: Cli, user: str, password_stdin: bool) -> None:
         {"user_id": record.user_id, "password_set": True},
         lambda: cli.out.print(f"password set for {record.email}; their sessions ended"),
     )
+
+
+@users.command()
+@click.argument("user")
+@json_option
+@pass_cli
+def disable(cli: Cli, user: str) -> None:
+    """Bar the account from signing in; its sessions end and live pages sign out."""
+    _set_disabled(cli, user, disabled=True)
+
+
+@users.command()
+@click.argument("user")
+@json_option
+@pass_cli
+def enable(cli: Cli, user: str) -> None:
+    """Let a disabled account sign in again."""
+    _set_disabled(cli, user, disabled=False)
+
+
+def _set_disabled(cli: Cli, user: str, *, disabled: bool) -> None:
+    async def work() -> UserRecord:
+        async with workspace(cli) as space:
+            record = await space.find_user(user)
+            return await space.actions.set_disabled(record.user_id, disabled)
+
+    record = cli.run(work)
+    state = "disabled" if record.disabled else "enabled"
+    cli.emit(user_json(record), lambda: cli.out.print(f"{record.email} is {state}"))
 
 
 @users.command()

@@ -160,8 +160,9 @@ def ensure_schema(conn: sa.Connection) -> None:
     """Bring the database to the newest revision: the store's zero-config path.
 
     * empty: create every table as the models say and stamp the newest revision;
-    * tables but no version (made by a pywire-auth before migrations): add what is
-      missing of the initial schema, stamp :data:`INITIAL_REVISION`, upgrade;
+    * tables but no version: made with ``metadata.create_all`` from these models,
+      stamp the newest revision; else made by a pywire-auth before migrations:
+      add what is missing, stamp :data:`INITIAL_REVISION` and upgrade;
     * an older revision: upgrade;
     * in every case, finally, recreate a table or index someone dropped.
 
@@ -175,8 +176,12 @@ def ensure_schema(conn: sa.Connection) -> None:
             # Tables missing here are made from today's models; later revisions
             # only change tables every old database already has (users).
             _create_missing(conn)
-            stamp(conn, INITIAL_REVISION)
-            upgrade(conn, "head")
+            if schema_diffs(conn):
+                stamp(conn, INITIAL_REVISION)
+                upgrade(conn, "head")
+            else:
+                # Made from today's models by hand (metadata.create_all): current.
+                stamp(conn, head)
         else:
             _create_missing(conn)
             stamp(conn, head)

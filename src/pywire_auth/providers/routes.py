@@ -39,7 +39,9 @@ logger = logging.getLogger("pywire_auth.providers")
 
 #: The ``?error=`` values the provider routes can produce (all in ``ERROR_CODES``).
 PROVIDER_ERROR_CODES = (
-    frozenset({"cancelled", "provider", "unavailable", "link_required", "throttled", "exists"})
+    frozenset(
+        {"cancelled", "provider", "unavailable", "link_required", "throttled", "exists", "disabled"}
+    )
     & ERROR_CODES
 )
 

@@ -4,6 +4,7 @@ Names and columns are fixed by the public documentation, so existing databases
 and Alembic migrations keep working::
 
     pywire_auth_users           user_id | email | name | claims (JSON) | extras (JSON)
+                                | disabled
     pywire_auth_credentials     user_id | pw_hash
     pywire_auth_provider_links  provider | subject | user_id | claims (JSON)
 
@@ -41,6 +42,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Column,
     ForeignKey,
     Index,
@@ -48,6 +50,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    false,
 )
 from sqlalchemy.dialects import mssql, mysql
 from sqlalchemy.engine import Dialect
@@ -140,6 +143,8 @@ users = Table(
     Column("name", String(NAME_LENGTH), nullable=False, default=""),
     Column("claims", JSON, nullable=False),
     Column("extras", JSON, nullable=False),
+    # Last, so the hot queries' column positions before it never move (revision 0002).
+    Column("disabled", Boolean, nullable=False, default=False, server_default=false()),
 )
 Index("ix_pywire_auth_users_email", users.c.email)
 

@@ -65,6 +65,7 @@ from pywire_auth.stores._sql_engine import (
 from pywire_auth.stores._sql_queries import (
     LOGIN_QUERY,
     SESSION_USER_QUERY,
+    USER_COLUMNS,
     USER_QUERY,
     insert_link,
     user_exists,
@@ -289,6 +290,7 @@ class SQLAlchemyAuthStore:
                     name=user.name,
                     claims=dict(user.claims),
                     extras=dict(user.extras),
+                    disabled=bool(user.disabled),
                 )
             )
             # The primary key on (provider, subject) decides races: of two
@@ -319,7 +321,7 @@ class SQLAlchemyAuthStore:
     async def get_login(self, provider: str, subject: str) -> LoginRecord | None:
         """User and password hash for an identity, in one indexed query."""
         row = await self._hot_row(self._hot_login, {"provider": provider, "subject": subject})
-        return LoginRecord(user=user_from_values(row), pw_hash=row[5]) if row else None
+        return LoginRecord(user=user_from_values(row), pw_hash=row[USER_COLUMNS]) if row else None
 
     async def get_password_hash(self, user_id: str) -> str | None:
         """The user's hash, or ``None``."""
@@ -360,6 +362,7 @@ class SQLAlchemyAuthStore:
         name: str | None = None,
         claims: Mapping[str, JSONValue] | None = None,
         extras: Mapping[str, JSONValue] | None = None,
+        disabled: bool | None = None,
     ) -> UserRecord | None:
         """Replace the given fields; ``None`` if the user is missing."""
         check_user(
@@ -372,6 +375,8 @@ class SQLAlchemyAuthStore:
             values["claims"] = dict(claims)
         if extras is not None:
             values["extras"] = dict(extras)
+        if disabled is not None:
+            values["disabled"] = bool(disabled)
 
         async def work(conn: AsyncConnection) -> Row[Any] | None:
             if values:
@@ -493,7 +498,8 @@ class SQLAlchemyAuthStore:
         row = await self._hot_row(self._hot_session, {"session_id": session_id})
         if row is None:
             return None
-        session = SessionRecord(row[5], row[0], int(row[6]), int(row[7]))
+        session_id, created_at, expires_at = row[USER_COLUMNS : USER_COLUMNS + 3]
+        session = SessionRecord(session_id, row[0], int(created_at), int(expires_at))
         return session, user_from_values(row)
 
     async def touch_session(self, session_id: str, expires_at: int) -> bool:
