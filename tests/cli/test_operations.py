@@ -13,8 +13,12 @@ from pywire import PyWire
 
 from pywire_auth import LocalIdP, connect_auth
 from pywire_auth._secrets import secret_problem
+from pywire_auth.migrations import head_revision
 from pywire_auth.stores.sqlalchemy import SQLAlchemyAuthStore
 from tests.cli.conftest import IDP_SECRET, PASSWORD, Run, run_async
+
+HEAD = head_revision()
+
 
 PAGES_DIR = Path(__file__).resolve().parents[2] / "examples" / "local_idp" / "src" / "pages"
 SESSION_SECRET = "cli-session-secret-" + "9c1e5a7b3d2f4086e1c9b7a5f3d20e48"
@@ -77,8 +81,8 @@ def test_secrets_generate_writes_a_private_file_once(run: Run, tmp_path: Path) -
 
 
 def test_db_upgrade_current_check_downgrade(run: Run) -> None:
-    assert run.json("db", "current") == {"current": None, "head": "0001", "up_to_date": False}
-    assert run.json("db", "upgrade")["to"] == "0001"
+    assert run.json("db", "current") == {"current": None, "head": HEAD, "up_to_date": False}
+    assert run.json("db", "upgrade")["to"] == HEAD
     assert run.json("db", "current")["up_to_date"] is True
     assert run.json("db", "check") == {"ok": True, "diffs": []}
 

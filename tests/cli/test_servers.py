@@ -11,10 +11,13 @@ import pytest
 
 from pywire_auth import SessionRecord
 from pywire_auth.channels.store import StoreAuthChannel
+from pywire_auth.migrations import head_revision
 from pywire_auth.stores.sqlalchemy import SQLAlchemyAuthStore
 from pywire_auth.testing.channel_contract import next_event
 from tests.cli.conftest import PASSWORD, Run, run_async
 from tests.conftest import reset_database, server_url
+
+HEAD = head_revision()
 
 
 @pytest.mark.parametrize("kind", ["postgres", "mysql"])
@@ -22,7 +25,7 @@ def test_commands_on_a_database_server(kind: str) -> None:
     url = server_url(kind)
     run_async(reset_database(url))
     run = Run(url)
-    assert run.json("db", "upgrade")["to"] == "0001"
+    assert run.json("db", "upgrade")["to"] == HEAD
     run("users", "create", "Ann@Example.com", "--password-stdin", stdin=PASSWORD)
     # Exact identities: MariaDB's default collation would fold case.
     run("users", "show", "ANN@example.com")  # normalized like a sign-in
