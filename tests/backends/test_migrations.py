@@ -6,6 +6,7 @@ application's ``alembic_version`` is never read or written.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import Any
 
@@ -148,3 +149,23 @@ async def test_users_from_before_the_disabled_column_stay_enabled(sql_url: str) 
         await store.close()
     assert user is not None
     assert (user.name, user.disabled) == ("Ann", False)
+
+
+async def test_concurrent_first_use_of_an_empty_database_records_one_revision(
+    sql_url: str,
+) -> None:
+    # Workers starting at once all find no tables and no version: one row must result.
+    stores = [SQLAlchemyAuthStore(sql_url) for _ in range(4)]
+    try:
+        await asyncio.gather(*(store.create_tables() for store in stores))
+    finally:
+        for store in stores:
+            await store.close()
+
+    def versions(conn: sa.Connection) -> list[str]:
+        version_table = sa.table(migrations.VERSION_TABLE, sa.column("version_num"))
+        rows = conn.execute(sa.select(version_table.c.version_num))
+        return [str(row[0]) for row in rows]
+
+    assert await _run(sql_url, versions) == [migrations.head_revision()]
+    assert await _run(sql_url, migrations.schema_diffs) == []

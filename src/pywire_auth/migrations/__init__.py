@@ -14,6 +14,8 @@ An application that manages our tables in its *own* Alembic environment imports
 
 from __future__ import annotations
 
+import asyncio
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
@@ -21,13 +23,20 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.autogenerate import compare_metadata
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from alembic.script.revision import ResolutionError
-from alembic.util import CommandError
+
+try:
+    from alembic import command
+    from alembic.autogenerate import compare_metadata
+    from alembic.config import Config
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+    from alembic.script.revision import ResolutionError
+    from alembic.util import CommandError
+except ImportError as _missing:  # pragma: no cover - exercised in a venv without the extra
+    raise ImportError(
+        "pywire-auth's migrations need the 'sqlalchemy' extra (it brings alembic): "
+        "pip install 'pywire-auth[sqlalchemy]'"
+    ) from _missing
 
 from pywire_auth.exceptions import InvalidInputError
 from pywire_auth.migrations._scope import (
@@ -50,6 +59,7 @@ __all__ = [
     "include_pywire_auth",
     "revisions",
     "schema_diffs",
+    "schema_lock",
     "stamp",
     "steps_up",
     "upgrade",
@@ -118,8 +128,29 @@ def downgrade(conn: sa.Connection, revision: str) -> None:
 
 def stamp(conn: sa.Connection, revision: str = "head") -> None:
     """Record ``revision`` as the database's without running anything."""
+    # Straight on a MigrationContext, not through env.py: no Alembic module-level
+    # proxy is touched, so stores starting concurrently cannot trip over each other.
     with _mapped():
-        command.stamp(_config(conn), revision)
+        _context(conn).stamp(_scripts(), revision)
+
+
+def schema_lock() -> asyncio.Lock:
+    """The lock that serializes schema work of this event loop's stores.
+
+    Alembic runs a migration through module-level proxies (``alembic.context``,
+    ``alembic.op``): two upgrades interleaving on one loop (``run_sync`` yields at
+    every query) would overwrite each other's.
+    """
+    loop = asyncio.get_running_loop()
+    lock = _LOCKS.get(loop)
+    if lock is None:
+        lock = _LOCKS[loop] = asyncio.Lock()
+    return lock
+
+
+_LOCKS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 @contextmanager

@@ -33,7 +33,7 @@ from pywire_auth.exceptions import (
     UserExistsError,
     UserNotFoundError,
 )
-from pywire_auth.migrations import ensure_schema
+from pywire_auth.migrations import ensure_schema, schema_lock
 from pywire_auth.stores._hot_reads import (
     DRIVER_ERRORS,
     HotQuery,
@@ -176,7 +176,7 @@ class SQLAlchemyAuthStore:
 
     async def _create_all(self) -> None:
         try:
-            async with self._mapped_errors(), self._engine.begin() as conn:
+            async with schema_lock(), self._mapped_errors(), self._engine.begin() as conn:
                 await conn.run_sync(ensure_schema)
         except exc.IntegrityError as err:
             # PostgreSQL reports two processes creating one table or index at once
