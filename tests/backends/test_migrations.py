@@ -169,3 +169,23 @@ async def test_concurrent_first_use_of_an_empty_database_records_one_revision(
 
     assert await _run(sql_url, versions) == [migrations.head_revision()]
     assert await _run(sql_url, migrations.schema_diffs) == []
+
+
+async def test_tables_made_from_the_models_by_hand_are_stamped_current(sql_url: str) -> None:
+    def by_hand(conn: sa.Connection) -> None:
+        # metadata.create_all, as an app or a test fixture may do, minus one index.
+        metadata.create_all(conn)
+        conn.execute(
+            sa.text("DROP INDEX ix_pywire_auth_throttle_window_end ON pywire_auth_throttle")
+            if conn.dialect.name in ("mysql", "mariadb")
+            else sa.text("DROP INDEX ix_pywire_auth_throttle_window_end")
+        )
+
+    await _run(sql_url, by_hand)
+    store = SQLAlchemyAuthStore(sql_url)
+    try:
+        await store.create_tables()
+    finally:
+        await store.close()
+    assert await _run(sql_url, migrations.current_revision) == migrations.head_revision()
+    assert await _run(sql_url, migrations.schema_diffs) == []

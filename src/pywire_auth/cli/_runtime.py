@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import secrets
 import sys
 from collections.abc import AsyncIterator, Callable, Coroutine
@@ -22,6 +23,7 @@ from typing import Any, NoReturn, TypeVar
 import rich_click as click
 from pywire.auth import PolicyEngine
 from rich.console import Console
+from rich.text import Text
 
 from pywire_auth._state import AuthState
 from pywire_auth.actions import AuthActions
@@ -73,8 +75,12 @@ class Cli:
 
     db: str | None = None
     as_json: bool = False
-    out: Console = field(default_factory=lambda: Console(highlight=False))
-    err: Console = field(default_factory=lambda: Console(stderr=True, highlight=False))
+    # No markup: names, emails and claims are user data, and "[red]" in a display
+    # name must print as typed, not restyle (or break) the operator's terminal output.
+    out: Console = field(default_factory=lambda: Console(highlight=False, markup=False))
+    err: Console = field(
+        default_factory=lambda: Console(stderr=True, highlight=False, markup=False)
+    )
 
     @property
     def url(self) -> str:
@@ -93,7 +99,7 @@ class Cli:
         if self.as_json:
             click.echo(json.dumps({"error": error, "message": message}), err=True)
         else:
-            self.err.print(f"[bold red]error:[/] {message}", markup=True, soft_wrap=True)
+            self.err.print(Text("error: ", style="bold red") + Text(message), soft_wrap=True)
         sys.exit(code)
 
     def run(self, work: Callable[[], Coroutine[Any, Any, _T]]) -> _T:
@@ -222,8 +228,6 @@ async def workspace(cli: Cli) -> AsyncIterator[Workspace]:
 
 def idp_secret() -> str:
     """The app's token secret (``LOCAL_IDP_SECRET``), or a configuration error."""
-    import os
-
     secret = os.environ.get(SECRET_ENV, "")
     if not secret:
         raise ConfigurationError(

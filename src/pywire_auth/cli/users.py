@@ -92,9 +92,9 @@ def show(cli: Cli, user: str) -> None:
 
     def human() -> None:
         for key in ("user_id", "email", "name", "claims", "disabled", "has_password", "sessions"):
-            cli.out.print(f"[bold]{key}[/]: {data[key]}", markup=True, soft_wrap=True)
+            cli.out.print(f"{key}: {data[key]}", soft_wrap=True)
         for link in data["links"]:  # type: ignore[attr-defined]
-            cli.out.print(f"[bold]link[/]: {link['provider']} {link['subject']}", soft_wrap=True)
+            cli.out.print(f"link: {link['provider']} {link['subject']}", soft_wrap=True)
 
     cli.emit(data, human)
 

@@ -173,6 +173,15 @@ def schema_diffs(conn: sa.Connection) -> list[Any]:
     return list(compare_metadata(context, metadata))
 
 
+def _table_diffs(conn: sa.Connection) -> list[Any]:
+    # Differences in tables and columns; a missing index is repaired, not migrated.
+    return [
+        diff
+        for diff in schema_diffs(conn)
+        if not (isinstance(diff, tuple) and diff[0] in ("add_index", "remove_index"))
+    ]
+
+
 def _our_tables(conn: sa.Connection) -> set[str]:
     names = sa.inspect(conn).get_table_names()
     return {n for n in names if n.startswith(TABLE_PREFIX) and n != VERSION_TABLE}
@@ -205,9 +214,10 @@ def ensure_schema(conn: sa.Connection) -> None:
     if recorded is None:
         if _our_tables(conn):
             # Tables missing here are made from today's models; later revisions
-            # only change tables every old database already has (users).
-            _create_missing(conn)
-            if schema_diffs(conn):
+            # only change tables every old database already has (users). Indexes
+            # of existing tables wait for the revisions (one may rename them).
+            metadata.create_all(conn, checkfirst=True)
+            if _table_diffs(conn):
                 stamp(conn, INITIAL_REVISION)
                 upgrade(conn, "head")
             else:
