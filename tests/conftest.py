@@ -7,6 +7,7 @@ Outside CI a missing server skips its tests; in CI (``CI=true``) it fails them.
 
 from __future__ import annotations
 
+import asyncio
 import os
 from pathlib import Path
 
@@ -37,6 +38,64 @@ SERVER_ENV = {
     "postgres": "PYWIRE_AUTH_TEST_POSTGRES_URL",
     "mysql": "PYWIRE_AUTH_TEST_MYSQL_URL",
 }
+
+
+#: Directories whose tests share one outside party and so run on one xdist worker:
+#: the OpenID provider (whose keys the tests rotate) and the browser, and the
+#: ``pywire run`` servers (five workers each: two at once would only thrash).
+SERIAL_GROUPS = {"providers": "oidc", "e2e": "oidc", "scale": "scale"}
+REDIS_ENV = "PYWIRE_AUTH_TEST_REDIS_URL"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Under pytest-xdist, give this worker databases of its own.
+
+    Tests drop and recreate our tables, so two workers on one database would
+    wipe each other's rows. Worker ``gwN`` gets ``<database>_gwN`` on each server
+    (created here) and Redis database ``<n> + 1 + N``.
+    """
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not worker:
+        return
+    for env in SERVER_ENV.values():
+        if os.environ.get(env):
+            os.environ[env] = asyncio.run(_own_database(os.environ[env], worker))
+    if os.environ.get(REDIS_ENV):
+        url = sa.make_url(os.environ[REDIS_ENV])
+        number = int(url.database or 0) + 1 + int(worker.removeprefix("gw"))
+        if number > 15:
+            raise pytest.UsageError(f"{REDIS_ENV}: no Redis database {number} for {worker}")
+        os.environ[REDIS_ENV] = url.set(database=str(number)).render_as_string(False)
+
+
+async def _own_database(url: str, worker: str) -> str:
+    base = sa.make_url(url)
+    own = base.set(database=f"{base.database}_{worker}")
+    admin_db = "postgres" if base.get_backend_name() == "postgresql" else ""
+    engine = create_async_engine(base.set(database=admin_db), isolation_level="AUTOCOMMIT")
+    try:
+        async with engine.connect() as conn:
+            if admin_db:
+                exists = await conn.scalar(
+                    sa.text("SELECT 1 FROM pg_database WHERE datname = :name"),
+                    {"name": own.database},
+                )
+                if not exists:
+                    await conn.execute(sa.text(f'CREATE DATABASE "{own.database}"'))
+            else:
+                await conn.execute(sa.text(f"CREATE DATABASE IF NOT EXISTS `{own.database}`"))
+    finally:
+        await engine.dispose()
+    return own.render_as_string(hide_password=False)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Pin the tests of :data:`SERIAL_GROUPS` to one worker each (``--dist loadgroup``)."""
+    tests = Path(__file__).parent
+    for item in items:
+        top = item.path.relative_to(tests).parts[0]
+        if top in SERIAL_GROUPS:
+            item.add_marker(pytest.mark.xdist_group(SERIAL_GROUPS[top]))
 
 
 def server_url(kind: str) -> str:

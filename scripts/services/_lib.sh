@@ -209,3 +209,25 @@ safe_rm_rf() {
         || die "refusing to delete '$dir' (not directly under $SERVICES_DIR)"
     rm -rf -- "$dir"
 }
+
+# report_status <where> : the `status` command. Needs the script's
+# our_server_running; exits non-zero when our server is not running.
+report_status() {
+    if our_server_running; then
+        log "running on $1"
+    else
+        log "not running"
+        return 1
+    fi
+}
+
+# dispatch "$@" : run the script's start | stop | print_env | status.
+dispatch() {
+    case "${1:-}" in
+        start) start ;;
+        stop) stop ;;
+        env) print_env ;;
+        status) status ;;
+        *) usage ;;
+    esac
+}

@@ -202,19 +202,6 @@ stop() {
     log "stopped; removed $BASE"
 }
 
-status() {
-    if our_server_running; then
-        log "running on 127.0.0.1:$MYSQL_PORT (datadir $DATA, pid $(cat "$PIDFILE"))"
-    else
-        log "not running"
-        return 1
-    fi
-}
+status() { report_status "127.0.0.1:$MYSQL_PORT (datadir $DATA, pid $(cat "$PIDFILE" 2>/dev/null))"; }
 
-case "${1:-}" in
-    start) start ;;
-    stop) stop ;;
-    env) print_env ;;
-    status) status ;;
-    *) usage ;;
-esac
+dispatch "$@"

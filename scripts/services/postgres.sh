@@ -169,19 +169,6 @@ stop() {
     log "stopped; removed $BASE"
 }
 
-status() {
-    if our_server_running; then
-        log "running on 127.0.0.1:$PG_PORT (data dir $DATA)"
-    else
-        log "not running"
-        return 1
-    fi
-}
+status() { report_status "127.0.0.1:$PG_PORT (data dir $DATA)"; }
 
-case "${1:-}" in
-    start) start ;;
-    stop) stop ;;
-    env) print_env ;;
-    status) status ;;
-    *) usage ;;
-esac
+dispatch "$@"

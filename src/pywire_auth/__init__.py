@@ -10,7 +10,7 @@ Quick start::
     idp = LocalIdP(store=store)  # reads LOCAL_IDP_SECRET
     connect_auth(app, local_idp=idp)
 
-``SQLAlchemyAuthStore`` and ``SQLAlchemyThrottle`` need the ``sqlalchemy`` extra,
+``SQLAlchemyAuthStore``, ``SQLAlchemyThrottle`` and ``adopt_v04`` need the ``sqlalchemy`` extra,
 ``RedisThrottle`` the ``redis`` extra and ``PwnedPasswords`` the ``hibp`` extra;
 importing one without its extra raises an ``ImportError`` that says what to install.
 """
@@ -22,15 +22,18 @@ from typing import TYPE_CHECKING, Any
 
 from pywire_auth.account.options import AccountOptions
 from pywire_auth.actions import AuthActions
+from pywire_auth.admin.options import AdminOptions
 from pywire_auth.audit import AUDIT_LOGGER
 from pywire_auth.channels.fanout import FanoutChannel
 from pywire_auth.channels.store import StoreAuthChannel
 from pywire_auth.exceptions import (
     AccountDisabledError,
+    AdoptionError,
     AuthError,
     ConfigurationError,
     InvalidEmailError,
     InvalidInputError,
+    LastSignInMethodError,
     LinkExpiredError,
     LinkRequiredError,
     LinkTokenError,
@@ -58,11 +61,13 @@ from pywire_auth.middleware import AuthMiddleware
 from pywire_auth.protocols import (
     AuthStore,
     EventLog,
+    ExternalProvider,
     Mailer,
     Notifier,
     PasswordHasher,
     SessionStore,
     Throttle,
+    UserDirectory,
 )
 from pywire_auth.security_headers import SecurityHeaders
 from pywire_auth.sessions import SessionConfig
@@ -70,16 +75,27 @@ from pywire_auth.stores.memory import MemoryAuthStore
 from pywire_auth.throttles.memory import MemoryThrottle
 from pywire_auth.throttles.policy import ClientAddress, RateLimit, ThrottlePolicy
 from pywire_auth.tokens.issuer import FallbackSecret, TokenIssuer
-from pywire_auth.types import LOCAL_PROVIDER, LoginRecord, ProviderLink, SessionRecord, UserRecord
+from pywire_auth.types import (
+    LOCAL_PROVIDER,
+    ExternalIdentity,
+    LoginRecord,
+    ProviderLink,
+    SessionRecord,
+    UserRecord,
+)
 
 if TYPE_CHECKING:
     from pywire_auth.channels.postgres import PostgresAuthChannel as PostgresAuthChannel
     from pywire_auth.channels.redis import RedisAuthChannel as RedisAuthChannel
     from pywire_auth.local.pwned import PwnedPasswords as PwnedPasswords
+    from pywire_auth.providers.auth0 import Auth0Provider as Auth0Provider
+    from pywire_auth.providers.facebook import FacebookProvider as FacebookProvider
+    from pywire_auth.providers.github import GitHubProvider as GitHubProvider
     from pywire_auth.providers.google import GoogleProvider as GoogleProvider
     from pywire_auth.providers.microsoft import MicrosoftProvider as MicrosoftProvider
     from pywire_auth.providers.oidc import GenericOIDCProvider as GenericOIDCProvider
     from pywire_auth.stores.sqlalchemy import SQLAlchemyAuthStore as SQLAlchemyAuthStore
+    from pywire_auth.stores.v04 import adopt_v04 as adopt_v04
     from pywire_auth.throttles.redis import RedisThrottle as RedisThrottle
     from pywire_auth.throttles.sql import SQLAlchemyThrottle as SQLAlchemyThrottle
 
@@ -91,6 +107,8 @@ __all__ = [
     "LOCAL_PROVIDER",
     "AccountDisabledError",
     "AccountOptions",
+    "AdminOptions",
+    "AdoptionError",
     "Argon2Hasher",
     "AuthActions",
     "AuthError",
@@ -100,10 +118,13 @@ __all__ = [
     "ConfigurationError",
     "ConsoleMailer",
     "EventLog",
+    "ExternalIdentity",
+    "ExternalProvider",
     "FallbackSecret",
     "FanoutChannel",
     "InvalidEmailError",
     "InvalidInputError",
+    "LastSignInMethodError",
     "LinkExpiredError",
     "LinkRequiredError",
     "LinkTokenError",
@@ -136,6 +157,7 @@ __all__ = [
     "ThrottlePolicy",
     "ThrottledError",
     "TokenIssuer",
+    "UserDirectory",
     "UserExistsError",
     "UserNotFoundError",
     "UserRecord",
@@ -150,7 +172,10 @@ __all__ = [
 # their extras; a missing extra surfaces as an ImportError naming it. They stay
 # out of __all__ so that `from pywire_auth import *` works on the base install.
 _LAZY = {
+    "Auth0Provider": "pywire_auth.providers.auth0",
+    "FacebookProvider": "pywire_auth.providers.facebook",
     "GenericOIDCProvider": "pywire_auth.providers.oidc",
+    "GitHubProvider": "pywire_auth.providers.github",
     "GoogleProvider": "pywire_auth.providers.google",
     "MicrosoftProvider": "pywire_auth.providers.microsoft",
     "PostgresAuthChannel": "pywire_auth.channels.postgres",
@@ -159,6 +184,7 @@ _LAZY = {
     "RedisThrottle": "pywire_auth.throttles.redis",
     "SQLAlchemyAuthStore": "pywire_auth.stores.sqlalchemy",
     "SQLAlchemyThrottle": "pywire_auth.throttles.sql",
+    "adopt_v04": "pywire_auth.stores.v04",
 }
 
 

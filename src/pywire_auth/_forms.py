@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -11,12 +12,14 @@ from starlette.formparsers import MultiPartException
 from starlette.requests import Request
 from starlette.types import Message
 
-__all__ = ["BadBody", "read_form", "read_json_object"]
+__all__ = ["BadBody", "read_form", "read_json_object", "with_query_redirects"]
 
 #: Sign-in and sign-up forms are tiny; anything bigger is refused unread.
 FORM_LIMIT = 64 * 1024
 JSON_LIMIT = 16 * 1024
 _MAX_FIELDS = 32
+#: Where a form route goes next; also read from its URL (``action="/auth/local/login?next=/x"``).
+REDIRECT_FIELDS = ("next", "error_next")
 
 
 class BadBody(Exception):  # an internal signal, mapped to a response by the routes
@@ -104,6 +107,23 @@ def _first_values(pairs: list[tuple[str, str]]) -> dict[str, str]:
     for name, value in pairs:
         fields.setdefault(name, value)
     return fields
+
+
+def with_query_redirects(fields: Mapping[str, str], query: Mapping[str, str]) -> dict[str, str]:
+    """``fields`` with ``next``/``error_next`` taken from the URL's query where the form has none.
+
+    The form field wins when both are present (a blank one counts as absent, as a
+    template's empty hidden input does). Nothing is trusted here: every value still
+    goes through ``safe_local_path`` where it is used (open redirects).
+
+    >>> with_query_redirects({"next": "/a"}, {"next": "/b", "error_next": "/c"})
+    {'next': '/a', 'error_next': '/c'}
+    """
+    merged = dict(fields)
+    for name in REDIRECT_FIELDS:
+        if not merged.get(name) and query.get(name):
+            merged[name] = query[name]
+    return merged
 
 
 async def read_json_object(request: Request, limit: int = JSON_LIMIT) -> dict[str, Any]:

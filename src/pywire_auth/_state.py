@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from pywire.auth import AuthChannel, PolicyEngine
 
+from pywire_auth.hooks import AuthHooks
 from pywire_auth.local.idp import LocalIdP
 from pywire_auth.protocols import AuthStore, Throttle
 from pywire_auth.sessions import SessionManager
@@ -24,3 +25,5 @@ class AuthState:
     local_idp: LocalIdP | None = None
     #: Counts sign-in and sign-up attempts (the numbers come from a ThrottlePolicy).
     throttle: Throttle | None = None
+    #: The app's on_login/on_logout code, run by the sign-in and sign-out routes.
+    hooks: AuthHooks = field(default_factory=AuthHooks)

@@ -7,7 +7,8 @@ so that any JSON formatter can ship them as they are:
 ========== ===============================================================
 event      ``sign_up``, ``sign_in``, ``sign_out``, ``revoke``,
            ``password_change``, ``password_reset``, ``account_disable``,
-           ``account_enable`` (and the account routes' events)
+           ``account_enable``, ``admin_action`` (an admin page action; ``reason``
+           names it and the operator's principal id), and the account routes' events
 outcome    ``success``, ``failure`` or ``throttled``
 user_id    the stored user id, when the user is known
 email_hash the first 16 hex digits of HMAC-SHA256(key, normalized email)
@@ -54,6 +55,8 @@ AuditEvent = Literal[
     "email_verification",
     "email_change",
     "account_delete",
+    "admin_action",
+    "provider_unlink",
 ]
 Outcome = Literal["success", "failure", "throttled"]
 

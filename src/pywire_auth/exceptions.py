@@ -23,19 +23,27 @@ codes are part of the public contract and never change once released::
     │   ├── ProviderUnavailableError "unavailable"  (provider down, slow or answering 5xx)
     │   ├── LoginCancelledError    "cancelled"      (the user said no at the provider)
     │   └── LinkRequiredError      "link_required"  (email owned by an account: sign in, then link)
-    └── MailUnavailableError       "unavailable"    (no mailer, or the mail server refused)
+    ├── MailUnavailableError       "unavailable"    (no mailer, or the mail server refused)
+    └── AdoptionError              "adoption"       (a 0.4.0 database needs attention first)
 
 Lookups that simply find nothing return ``None`` instead of raising.
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pywire_auth.stores.v04 import AdoptionReport
+
 __all__ = [
     "AccountDisabledError",
+    "AdoptionError",
     "AuthError",
     "ConfigurationError",
     "InvalidEmailError",
     "InvalidInputError",
+    "LastSignInMethodError",
     "LinkExpiredError",
     "LinkRequiredError",
     "LinkTokenError",
@@ -214,6 +222,16 @@ class LinkRequiredError(ProviderError):
     code = "link_required"
 
 
+class LastSignInMethodError(AuthError):
+    """Removing this link would leave the user no way to sign in.
+
+    The account has no password and no other provider link; the user sets a
+    password or links another provider first.
+    """
+
+    code = "last_sign_in"
+
+
 class MailUnavailableError(AuthError):
     """No mailer is configured, or the mail server could not be reached or refused.
 
@@ -221,3 +239,17 @@ class MailUnavailableError(AuthError):
     """
 
     code = "unavailable"
+
+
+class AdoptionError(AuthError):
+    """A pywire-auth 0.4.0 database cannot be adopted as it is; nothing was changed.
+
+    ``report`` (when the rows were read) lists each problem, such as two accounts
+    whose emails differ only in case, which are never merged silently.
+    """
+
+    code = "adoption"
+
+    def __init__(self, message: str = "", *, report: AdoptionReport | None = None) -> None:
+        super().__init__(message)
+        self.report = report

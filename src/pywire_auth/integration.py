@@ -6,6 +6,7 @@ place below that reaches into its internals says why.
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import TYPE_CHECKING, Any
@@ -13,14 +14,18 @@ from typing import TYPE_CHECKING, Any
 from pywire.auth import AuthChannel, PolicyEngine
 from starlette.routing import BaseRoute, Route
 
+from pywire_auth._options import session_options
+from pywire_auth._signout import LogoutRoute
 from pywire_auth._state import AuthState
 from pywire_auth.account.options import AccountOptions
 from pywire_auth.account.referrer import NoReferrerMiddleware
 from pywire_auth.account.routes import AccountRoutes
 from pywire_auth.actions import AuthActions
+from pywire_auth.admin.options import AdminOptions
 from pywire_auth.channels._default import default_channel
 from pywire_auth.channels.fanout import FanoutChannel
 from pywire_auth.exceptions import ConfigurationError
+from pywire_auth.hooks import AuthHook, AuthHooks
 from pywire_auth.local.idp import LocalIdP
 from pywire_auth.local.principal import plain_user_id
 from pywire_auth.local.routes import LocalRoutes, RegistrationClaims
@@ -35,7 +40,7 @@ from pywire_auth.throttles._default import default_throttle
 from pywire_auth.throttles.policy import ThrottlePolicy
 
 if TYPE_CHECKING:
-    from pywire_auth.providers.oidc import GenericOIDCProvider
+    from pywire_auth.protocols import ExternalProvider
 
 __all__ = ["connect_auth"]
 
@@ -46,7 +51,7 @@ def connect_auth(
     app: Any,
     *,
     local_idp: LocalIdP | None = None,
-    providers: Sequence[GenericOIDCProvider] = (),
+    providers: Sequence[ExternalProvider] | None = None,
     auth_store: AuthStore | None = None,
     policy_engine: PolicyEngine | None = None,
     auth_channel: AuthChannel | None = None,
@@ -65,6 +70,12 @@ def connect_auth(
     mailer: Mailer | object | None = _DEFAULT,
     base_url: str = "",
     account_options: AccountOptions | None = None,
+    admin: AdminOptions | None = None,
+    secret_key: str = "",
+    session_ttl: int | None = None,
+    cookie_secure: bool | None = None,
+    on_login: AuthHook | None = None,
+    on_logout: AuthHook | None = None,
 ) -> PolicyEngine:
     """Add sign-in sessions, the auth middleware and the local IdP routes to ``app``.
 
@@ -93,19 +104,33 @@ def connect_auth(
     * ``providers`` (e.g. :class:`~pywire_auth.GenericOIDCProvider`) add
       ``{prefix}/{name}/login`` and ``{prefix}/{name}/callback`` for sign-in with
       OpenID Connect providers, on the same sessions and store (docs/providers.md).
+      Left out, they come from ``PYWIRE_AUTH_OIDC_<NAME>_*`` variables (``.env``);
+      ``providers=[]`` turns that off.
       Without ``local_idp``, users live in ``auth_store`` (default: in memory).
+    * ``POST {prefix}/logout`` signs out whatever the sign-in method (the same as
+      ``{prefix}/local/revoke``: every session of the user ends, live pages too).
     * ``registration_claims(form) -> claims`` decides which claims a new account
       gets from its sign-up form. Without it, posted fields such as ``role`` grant
       nothing: anyone can post them.
     * Responses for ``login_page``, ``register_page`` and the auth routes carry
       anti-framing headers (``X-Frame-Options: DENY``, ``frame-ancestors 'self'``,
-      ``Referrer-Policy: same-origin``, ``nosniff``);
+      ``Referrer-Policy: same-origin``, ``nosniff``, ``Cache-Control: no-store``);
       ``security_headers=SecurityHeaders(paths=..., all_pages=...)`` adds pages.
     * ``mailer`` sends reset and verification links (default: from
       ``PYWIRE_AUTH_SMTP_URL``/``PYWIRE_AUTH_MAIL_FROM``, the console under
       ``pywire dev``); links start with ``base_url`` or ``PYWIRE_AUTH_BASE_URL``;
       ``account_options`` (an :class:`~pywire_auth.AccountOptions`) sets pages,
       lifetimes and messages. See docs/account-lifecycle.md.
+    * ``admin`` (an :class:`~pywire_auth.AdminOptions`) mounts the admin pages
+      (accounts, claims, sessions) for users its policy lets in (docs/operations.md).
+    * ``on_login(principal, request)`` runs after every sign-in (a new session:
+      register, login, password reset or change, provider sign-in) and
+      ``on_logout(principal, request)`` after a sign-out (``ANONYMOUS`` if the
+      browser had no live session); one that raises is logged, never breaking
+      the sign-in (:mod:`pywire_auth.hooks`).
+    * pywire-auth's documented short options work too: ``secret_key`` is
+      ``session_secret``; ``session_ttl`` and ``cookie_secure`` are
+      ``SessionConfig(ttl=, secure=)`` (not combinable with ``session_config``).
     """
     if getattr(app, "_pywire_auth_connected", False):
         raise ConfigurationError("connect_auth was already called for this app")
@@ -121,6 +146,13 @@ def connect_auth(
         raise ConfigurationError(
             f"{type(store).__name__} keeps no sessions: implement SessionStore on it"
         )
+    session_secret, session_config = session_options(
+        session_secret=session_secret,
+        secret_key=secret_key,
+        session_config=session_config,
+        session_ttl=session_ttl,
+        cookie_secure=cookie_secure,
+    )
     sessions = SessionManager(
         store, session_secret, session_config, secret_fallbacks=session_secret_fallbacks
     )
@@ -138,6 +170,7 @@ def connect_auth(
         channel=channel,
         local_idp=local_idp,
         throttle=default_throttle(store) if throttle is _DEFAULT else _as_throttle(throttle),
+        hooks=AuthHooks(on_login=on_login, on_logout=on_logout),
     )
     if isinstance(channel, FanoutChannel):
         # A sign-out or claim change in another worker must not be served from
@@ -165,6 +198,11 @@ def connect_auth(
         )
         routes += local_routes.routes() + account.routes()
         account_paths = [account.options.reset_page, account.options.verify_page]
+    # Signs out whatever the sign-in method (the same as /local/revoke).
+    logout = LogoutRoute(state, prefix, default_next=default_next, throttle_policy=throttle_policy)
+    routes.append(logout.route())
+    if providers is None:
+        providers = _providers_from_env()
     if providers:
         # Imported here: providers need httpx (the ``oidc`` extra), the core does not.
         from pywire_auth.providers.routes import ProviderRoutes
@@ -175,7 +213,15 @@ def connect_auth(
             prefix=prefix,
             default_next=default_next,
             login_page=login_page,
+            throttle_policy=throttle_policy,
         ).routes()
+
+    if admin is not None:
+        # Imported here: most apps never mount the admin pages.
+        from pywire_auth.admin.routes import AdminRoutes, register_default_policy
+
+        register_default_policy(engine, admin)
+        routes += AdminRoutes(state, admin, login_page=login_page).routes()
 
     starlette_app = app.app
     # PyWire ends its route list with a GET/POST catch-all for pages and offers no
@@ -206,9 +252,13 @@ def connect_auth(
     app.state.local_idp = local_idp
     app.state.auth_store = store
     app.state.auth_channel = channel
-    auth_providers: dict[str, Any] = {local_idp.provider: local_idp} if local_idp else {}
-    auth_providers.update({provider.name: provider for provider in providers})
-    app.state.auth_providers = auth_providers
+    # The documented shape: the external providers' names, in the configured
+    # order, so a page can draw one "Sign in with ..." button each. The objects
+    # (the local IdP under "local" too) stay reachable by name.
+    provider_map: dict[str, Any] = {local_idp.provider: local_idp} if local_idp else {}
+    provider_map.update({provider.name: provider for provider in providers})
+    app.state.auth_provider_map = provider_map
+    app.state.auth_providers = [provider.name for provider in providers]
     actions = AuthActions(state)
     if local_idp is not None:
         # A password change made through the IdP's Python API ends the user's
@@ -224,6 +274,15 @@ def connect_auth(
 
 async def _discard(work: Awaitable[int]) -> None:
     await work
+
+
+def _providers_from_env() -> Sequence[ExternalProvider]:
+    # Imported only when configured: providers need httpx (the ``oidc`` extra).
+    if not any(key.startswith("PYWIRE_AUTH_OIDC_") for key in os.environ):
+        return ()
+    from pywire_auth.providers.env import providers_from_env
+
+    return providers_from_env()
 
 
 def _as_throttle(value: object) -> Throttle | None:

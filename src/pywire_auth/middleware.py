@@ -3,8 +3,12 @@
 Runs for HTTP and WebSocket scopes, so ``self.user``, ``!auth`` and ``{$auth}`` see
 the same principal on a page GET and on the live connection. It never raises and
 never signs anyone out by itself: when the store cannot be read the request runs
-as ``ANONYMOUS`` and the cookie stays, so the next request can succeed. A
-signed-in WebSocket is closed (code 4401) once its session has ended.
+as ``ANONYMOUS`` and the cookie stays, so the next request can succeed. That holds
+for any exception a session store raises (a third-party store, a driver error that
+escaped its mapping), not only our own :class:`~pywire_auth.AuthError`: such an
+error is logged with its traceback once per exception type and process, then at
+debug level, so an outage does not write one traceback per request. A signed-in
+WebSocket is closed (code 4401) once its session has ended.
 """
 
 from __future__ import annotations
@@ -45,6 +49,8 @@ class AuthMiddleware:
     def __init__(self, app: ASGIApp, *, state: AuthState) -> None:
         self.app = app
         self.state = state
+        # Foreign exception types already logged with a traceback (see _foreign_error).
+        self._logged: set[type[BaseException]] = set()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
@@ -159,4 +165,27 @@ class AuthMiddleware:
             # The error's code only: a chained driver message may quote parameters.
             logger.warning("session lookup failed (%s); request runs as anonymous", exc.code)
             return ANONYMOUS, None, None, None
+        except Exception as exc:
+            # Not ours: a store outside this package, or a bug. Serving the page
+            # anonymously beats answering every request with a 500.
+            self._foreign_error(exc)
+            return ANONYMOUS, None, None, None
         return principal, token, set_cookie, record
+
+    def _foreign_error(self, exc: Exception) -> None:
+        # Once per type: a store that is down fails on every request, and a
+        # traceback per request would bury the logs (and fill the disk).
+        kind = type(exc)
+        if kind in self._logged:
+            logger.debug("session lookup failed again (%s); anonymous", kind.__qualname__)
+            return
+        self._logged.add(kind)
+        # With the traceback: a foreign store's bug cannot be found without it. A
+        # quoted query parameter is at worst a session id, the SHA-256 of a cookie
+        # token, which signs no one in.
+        logger.error(
+            "session lookup raised %s (not an AuthError); requests run as anonymous "
+            "while it fails (logged once per exception type)",
+            kind.__qualname__,
+            exc_info=exc,
+        )

@@ -13,6 +13,7 @@ from typing import Protocol, runtime_checkable
 from pywire_auth.mail.message import MailMessage
 from pywire_auth.types import (
     EventRecord,
+    ExternalIdentity,
     JSONValue,
     LoginRecord,
     ProviderLink,
@@ -23,11 +24,13 @@ from pywire_auth.types import (
 __all__ = [
     "AuthStore",
     "EventLog",
+    "ExternalProvider",
     "Mailer",
     "Notifier",
     "PasswordHasher",
     "SessionStore",
     "Throttle",
+    "UserDirectory",
 ]
 
 
@@ -141,12 +144,107 @@ class AuthStore(Protocol):
         """Every identity linked to the user, ordered by ``(provider, subject)``."""
         ...
 
+    async def remove_link(self, user_id: str, provider: str, subject: str) -> bool:
+        """Delete the user's link ``(provider, subject)`` unless it is their last way in.
+
+        Another way to sign in is a password credential or another link to an
+        external provider (any provider but ``local`` and ``local-skeleton``).
+        The check and the delete are one transaction that first locks the
+        user's row, so two concurrent unlinks cannot together remove the last
+        two ways. Returns ``False`` when the user has no such link; raises
+        :class:`~pywire_auth.exceptions.LastSignInMethodError` (nothing deleted)
+        when it is the last way.
+        """
+        ...
+
+    async def refresh_identity(
+        self,
+        link: ProviderLink,
+        *,
+        name: str | None = None,
+        claims: Mapping[str, JSONValue] | None = None,
+    ) -> UserRecord | None:
+        """Store what a provider said at sign-in, in one transaction.
+
+        Replaces the claims of the link ``(link.provider, link.subject)`` with
+        ``link.claims``, sets the user's ``name`` (``None`` leaves it) and merges
+        ``claims`` into the user's claims key by key: a ``None`` value removes
+        the key, and every key not named (authorization claims such as ``role``)
+        keeps its stored value, also when written concurrently. Returns the
+        updated user, or ``None`` (nothing written) when no such link of
+        ``link.user_id`` exists: a link is never re-pointed.
+        """
+        ...
+
     async def delete_user(self, user_id: str) -> bool:
         """Delete the user with their credential and links; ``False`` if absent."""
         ...
 
     async def close(self) -> None:
         """Release what the store opened itself. Safe to call more than once."""
+        ...
+
+
+@runtime_checkable
+class UserDirectory(Protocol):
+    """Listing accounts and their sessions, for operators (the admin page).
+
+    Kept apart from :class:`AuthStore` so a store without it still signs users in;
+    both shipped stores implement it. Users come ordered by ``(email, user_id)``
+    in code-point order, a page at a time (keyset pagination: pass the last row's
+    ``(email, user_id)`` as ``after``), so every page costs the same at any size.
+    """
+
+    async def list_users(
+        self, *, email_prefix: str = "", after: tuple[str, str] | None = None, limit: int = 50
+    ) -> list[UserRecord]:
+        """Up to ``limit`` (1 to 1000) users whose email starts with ``email_prefix``
+        (exactly: case and accents count), ordered by ``(email, user_id)``, after
+        the ``(email, user_id)`` pair ``after`` when given.
+
+        A bad ``limit``, prefix or cursor raises
+        :class:`~pywire_auth.exceptions.InvalidInputError`.
+        """
+        ...
+
+    async def list_user_sessions(self, user_id: str) -> list[SessionRecord]:
+        """Every stored session of the user (expired ones too), by ``(created_at, session_id)``."""
+        ...
+
+
+@runtime_checkable
+class ExternalProvider(Protocol):
+    """An external sign-in provider the ``/auth/<name>/...`` routes can drive.
+
+    Implementations: :class:`~pywire_auth.GenericOIDCProvider` (identity from a
+    verified ID token) and the plain OAuth 2.0 presets such as
+    :class:`~pywire_auth.GitHubProvider` (identity from the provider's API).
+    Failures raise :class:`~pywire_auth.ProviderError` subclasses only.
+    """
+
+    #: In the URLs and as the ``provider`` of the links it makes; never renamed.
+    name: str
+    #: The label of its "Sign in with ..." button.
+    display_name: str
+    #: Whether its verified emails may link a sign-in to an existing account.
+    trust_email: bool
+    #: A fixed callback URL, or ``None`` to derive it from the request.
+    redirect_uri: str | None
+
+    async def authorization_url(
+        self, *, redirect_uri: str, state: str, nonce: str, code_challenge: str
+    ) -> str:
+        """Where to send the browser: carries ``state`` and the PKCE S256 challenge."""
+        ...
+
+    async def check_authorization_response(self, params: Mapping[str, str]) -> str:
+        """Check the callback's parameters (the caller checked ``state``); return the code."""
+        ...
+
+    async def exchange(
+        self, *, code: str, redirect_uri: str, code_verifier: str, nonce: str
+    ) -> ExternalIdentity:
+        """Trade the code for tokens and return who signed in, every check passed."""
         ...
 
 

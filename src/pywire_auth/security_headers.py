@@ -1,4 +1,4 @@
-"""Anti-framing headers for pages that take passwords (clickjacking, referrer leaks).
+"""Headers for pages that take passwords (clickjacking, referrer leaks, caching).
 
 A page with a password form that another site can frame invites clickjacking: the
 attacker's page lays the real form under a decoy and the user types or clicks into
@@ -8,6 +8,7 @@ it. Responses for those paths carry::
     Content-Security-Policy: frame-ancestors 'self'
     Referrer-Policy: same-origin                 (no ?next=/?error= to other sites)
     X-Content-Type-Options: nosniff              (no MIME sniffing into script)
+    Cache-Control: no-store                      (no copy on disk or in a shared cache)
 
 The middleware is pure ASGI: it adds the headers to ``http.response.start`` of
 matching paths and never replaces a header the app already set, so a page with its
@@ -36,6 +37,10 @@ DEFAULT_SECURITY_HEADERS: Mapping[str, str] = MappingProxyType(
         "Content-Security-Policy": "frame-ancestors 'self'",
         "Referrer-Policy": "same-origin",
         "X-Content-Type-Options": "nosniff",
+        # ASVS 4.0 8.2.1: a reset page holds its link's token and a form page may
+        # echo what was typed; neither belongs in a shared computer's disk cache
+        # (reached with the back button) or a proxy's.
+        "Cache-Control": "no-store",
     }
 )
 

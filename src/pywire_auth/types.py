@@ -14,6 +14,7 @@ from typing import Any
 __all__ = [
     "LOCAL_PROVIDER",
     "EventRecord",
+    "ExternalIdentity",
     "JSONValue",
     "LoginRecord",
     "ProviderLink",
@@ -59,6 +60,25 @@ class ProviderLink:
     subject: str
     user_id: str
     claims: Mapping[str, JSONValue] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ExternalIdentity:
+    """Who an external provider says signed in, after every check passed.
+
+    ``subject`` is the provider's stable id for the account (OpenID Connect's
+    ``sub``, GitHub's numeric id as a string): links are found by
+    ``(provider, subject)``, never by email. ``email_verified`` is ``True`` only
+    when the provider asserted it. ``claims`` are identity claims only (``email``,
+    ``email_verified``, ``name``, ``picture``), never authorization claims.
+    """
+
+    provider: str
+    subject: str
+    email: str = ""
+    email_verified: bool = False
+    name: str = ""
+    claims: Mapping[str, JSONValue] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -127,6 +127,20 @@ async def test_takes_an_engine_or_a_url(sql_url: str) -> None:
         await engine.dispose()
 
 
+async def test_refuses_work_once_closed(sql_url: str) -> None:
+    engine = create_async_engine(sql_url)
+    try:
+        for throttle in (SQLAlchemyThrottle(sql_url), SQLAlchemyThrottle(engine)):
+            assert await throttle.hit("k", limit=5, window=60)
+            await throttle.close()
+            with pytest.raises(StoreUnavailableError, match="closed"):
+                await throttle.hit("k", limit=5, window=60)
+            with pytest.raises(StoreUnavailableError, match="closed"):
+                await throttle.reset("k")
+    finally:
+        await engine.dispose()
+
+
 async def test_refuses_what_it_cannot_use() -> None:
     with pytest.raises(ConfigurationError):
         SQLAlchemyThrottle("")

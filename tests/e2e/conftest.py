@@ -62,6 +62,9 @@ _SCRUBBED_ENV = (
     "FLY_REDIS_URL",
 )
 
+# Providers come from the .env too (PYWIRE_AUTH_OIDC_<NAME>_*).
+_SCRUBBED_PREFIXES = ("PYWIRE_AUTH_OIDC_",)
+
 _LOG_KEY = pytest.StashKey[list["DevServer"]]()
 
 
@@ -116,7 +119,11 @@ class DevServer:
             pytest.fail(f"pywire CLI not found at {self._pywire}")
         self.port = _free_port(self._used_ports)
         self.starts += 1
-        env = {k: v for k, v in os.environ.items() if k not in _SCRUBBED_ENV}
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if k not in _SCRUBBED_ENV and not k.startswith(_SCRUBBED_PREFIXES)
+        }
         env["PYTHONUNBUFFERED"] = "1"
         env["NO_COLOR"] = "1"
         env["TERM"] = "dumb"
@@ -193,6 +200,13 @@ class DevServer:
         """A new process on the same folder: same ``.env``, same database, new port."""
         self.stop()
         self.start()
+
+
+def copy_example(dest: Path, extra_env: str = "") -> None:
+    """The example app in ``dest`` with a fresh ``.env`` (plus ``extra_env`` lines)."""
+    _copy_example(dest)
+    with (dest / ".env").open("a") as env:
+        env.write(extra_env)
 
 
 def _copy_example(dest: Path) -> None:

@@ -10,10 +10,11 @@ from typing import Any
 
 import pytest
 from joserfc import jws
-from joserfc.jwk import ECKey, RSAKey
+from joserfc.jwk import ECKey, OKPKey, RSAKey
 
 from pywire_auth.exceptions import ProviderError
 from pywire_auth.tokens.id_token import UnknownKeyError, at_hash, verify_id_token
+from pywire_auth.tokens.keys import jws_registry
 
 ISSUER = "https://idp.example"
 CLIENT = "pywire-test"
@@ -157,3 +158,20 @@ def test_at_hash_is_checked_when_present() -> None:
 def test_garbage_is_a_provider_error(token: str) -> None:
     with pytest.raises(ProviderError):
         verify(token)
+
+
+def test_an_ed25519_token_passes_without_joserfc_deprecation_warnings() -> None:
+    # The suite turns warnings into errors: joserfc warns on every use of its own
+    # "EdDSA" algorithm (RFC 9864 deprecates the name).
+    okp = OKPKey.generate_key("Ed25519", parameters={"kid": "ed-1", "use": "sig"})
+    token = jws.serialize_compact(
+        {"alg": "EdDSA", "kid": "ed-1"},
+        json.dumps(claims()).encode(),
+        okp,
+        registry=jws_registry("EdDSA"),
+    )
+    keys = [*JWKS, okp.as_dict(private=False)]
+    assert (
+        verify_id_token(token, keys, issuer=ISSUER, client_id=CLIENT, nonce=NONCE, now=NOW)["sub"]
+        == "alice-0001"
+    )

@@ -12,7 +12,9 @@ pytest-specific, so a failure raises :class:`HarnessError` with the server log.
   variables a test wants in the real environment (``REDIS_URL``).
 * :class:`LiveSocket`: one live page, spoken to as the browser does (msgpack over
   ``/_pywire/ws``, session cookie, same-site Origin).
-* :func:`worker_of`: which worker process holds the server end of each socket.
+* :func:`worker_of`: which worker process holds the server end of each socket;
+  :func:`pinned_client`: an HTTP client whose one connection sits in a chosen kind
+  of worker, so a test knows which worker answers its request.
 * :class:`RedisServer`: a ``redis-server`` the caller starts and may kill.
 """
 
@@ -30,7 +32,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Collection, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
@@ -75,14 +77,27 @@ def default_workers() -> int:
     return (os.cpu_count() or 1) * 2 + 1
 
 
-def make_app_dir(dest: Path, db_url: str, *, secrets_from: Path | None = None) -> Path:
+def make_app_dir(
+    dest: Path,
+    db_url: str,
+    *,
+    secrets_from: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    session_ttl: int | None = None,
+) -> Path:
     """Copy the example to ``dest`` with a fresh ``.env`` pointing at ``db_url``.
 
     ``secrets_from`` (another app folder) shares its secrets: two "machines" of
-    one deployment sign the same cookies.
+    one deployment sign the same cookies. ``env`` adds lines to the ``.env``
+    (``PYWIRE_AUTH_SMTP_URL``...). ``session_ttl`` (seconds) gives sessions that
+    short an idle lifetime: the one change made to ``main.py``, which passes
+    ``session_config=SessionConfig(ttl=...)`` to ``connect_auth``.
     """
     dest.mkdir(parents=True)
-    shutil.copy2(EXAMPLE / "main.py", dest / "main.py")
+    main = (EXAMPLE / "main.py").read_text()
+    if session_ttl is not None:
+        main = _with_session_ttl(main, session_ttl)
+    (dest / "main.py").write_text(main)
     shutil.copy2(EXAMPLE / "pyproject.toml", dest / "pyproject.toml")
     shutil.copytree(EXAMPLE / "src" / "pages", dest / "src" / "pages")
     if secrets_from is not None:
@@ -98,8 +113,23 @@ def make_app_dir(dest: Path, db_url: str, *, secrets_from: Path | None = None) -
             f"LOCAL_IDP_SECRET={secrets.token_hex(32)}",
             f"LOCAL_AUTH_DB={db_url}",
         ]
+    lines += [f"{key}={value}" for key, value in (env or {}).items()]
     (dest / ".env").write_text("\n".join(lines) + "\n")
     return dest
+
+
+_CONNECT = "connect_auth(app, local_idp=idp)"
+
+
+def _with_session_ttl(main: str, ttl: int) -> str:
+    """The example's ``main.py`` with sessions that idle out after ``ttl`` seconds."""
+    if main.count(_CONNECT) != 1:
+        raise HarnessError(f"examples/local_idp/main.py no longer calls {_CONNECT} once")
+    # refresh_after=1: any request a second after the last refresh slides the
+    # session, so a test keeps a session alive by using it.
+    config = f"SessionConfig(ttl={ttl}, refresh_after=1, cache_ttl=0.5)"
+    main = main.replace(_CONNECT, _CONNECT.replace(")", f", session_config={config})"))
+    return "from pywire_auth import SessionConfig\n" + main
 
 
 class RunServer:
@@ -112,13 +142,17 @@ class RunServer:
         workers: int | None = None,
         extra_env: dict[str, str] | None = None,
         name: str = "server",
+        port: int | None = None,
     ) -> None:
         self.app_dir = app_dir
         self.workers = workers
         self.extra_env = dict(extra_env or {})
         self.name = name
         self.log_path = app_dir / f"{name}.log"
-        self.port = 0
+        # A port chosen up front lets the app's .env name its own URL (the
+        # public base URL of mailed links); otherwise one is picked at start.
+        self._fixed_port = port
+        self.port = port or 0
         self.proc: subprocess.Popen[bytes] | None = None
         self._pywire = Path(sys.executable).parent / "pywire"
 
@@ -153,7 +187,7 @@ class RunServer:
         """Start ``pywire run`` and wait until every worker finished its start-up."""
         if self.proc is not None:
             raise HarnessError("server already running")
-        self.port = free_port()
+        self.port = self._fixed_port or free_port()
         env = {k: v for k, v in os.environ.items() if k not in SCRUBBED_ENV}
         env.update(self.extra_env)
         env.update(PYTHONUNBUFFERED="1", NO_COLOR="1", TERM="dumb", COLUMNS="200")
@@ -312,23 +346,42 @@ class LiveSocket:
     @classmethod
     async def open(cls, base_url: str, cookie: str, path: str = "/profile") -> LiveSocket:
         """Connect as a browser tab on ``path`` and wait for the server's ``init_ack``."""
+        live, reply = await cls.start(base_url, cookie, path)
+        if reply.get("type") != "init_ack":
+            await live.close()
+            raise HarnessError(f"live page {path} did not start: {reply}")
+        return live
+
+    @classmethod
+    async def start(
+        cls, base_url: str, cookie: str | None, path: str = "/profile"
+    ) -> tuple[LiveSocket, dict[str, Any]]:
+        """Connect as a browser tab on ``path``; the socket and the server's first answer.
+
+        The answer is ``init_ack`` for a page the visitor may see, or (for a
+        guarded page and a visitor without a session) a ``navigate`` away.
+        """
         ws_url = "ws" + base_url.removeprefix("http") + "/_pywire/ws"
+        headers = {"Cookie": f"{COOKIE}={cookie}"} if cookie else {}
         ws = await connect(
             ws_url,
             origin=base_url,  # type: ignore[arg-type]
-            additional_headers={"Cookie": f"{COOKIE}={cookie}"},
+            additional_headers=headers,
             open_timeout=30,
             ping_interval=None,
             max_size=None,
         )
         live = cls(ws, base_url)
-        await live.wait_for(lambda m: m.get("type") == "init", 30)
-        await ws.send(msgpack.packb({"type": "init", "path": path}))
-        ack = await live.wait_for(lambda m: m.get("type") in ("init_ack", "navigate", "error"), 30)
-        if ack.get("type") != "init_ack":
+        try:
+            await live.wait_for(lambda m: m.get("type") == "init", 30)
+            await ws.send(msgpack.packb({"type": "init", "path": path}))
+            reply = await live.wait_for(
+                lambda m: m.get("type") in ("init_ack", "navigate", "error"), 30
+            )
+        except BaseException:
             await live.close()
-            raise HarnessError(f"live page {path} did not start: {ack}")
-        return live
+            raise
+        return live, reply
 
     @property
     def local_port(self) -> int:
@@ -371,6 +424,15 @@ class LiveSocket:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._changed.wait(), left)
 
+    async def wait_closed(self, within: float) -> int | None:
+        """Wait up to ``within`` seconds for the server to close the socket; its close code."""
+        done, _ = await asyncio.wait({self._reader}, timeout=within)
+        if not done:
+            raise HarnessError(
+                f"socket still open after {within} s; got {[m for _, m in self.messages]!r:.1000}"
+            )
+        return self.ws.close_code
+
     async def close(self) -> None:
         """Close the connection and stop reading."""
         with contextlib.suppress(Exception):
@@ -382,7 +444,11 @@ class LiveSocket:
 
 def worker_of(server: RunServer, sockets: Iterable[LiveSocket]) -> dict[int, int]:
     """``{client port: worker pid}`` for each socket a worker of ``server`` holds."""
-    wanted = {s.local_port for s in sockets}
+    return workers_of_ports(server, {s.local_port for s in sockets})
+
+
+def workers_of_ports(server: RunServer, wanted: Collection[int]) -> dict[int, int]:
+    """``{client port: worker pid}`` for each connection from one of ``wanted`` ports."""
     found: dict[int, int] = {}
     for pid in server.worker_pids():
         with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
@@ -395,6 +461,60 @@ def worker_of(server: RunServer, sockets: Iterable[LiveSocket]) -> dict[int, int
                 ):
                     found[conn.raddr.port] = pid
     return found
+
+
+async def live_page_on_other_worker(
+    server: RunServer, cookie: str, *, avoid: Collection[int], tries: int = 40
+) -> tuple[LiveSocket, int]:
+    """A live /profile page held by a worker not in ``avoid``, and that worker's pid."""
+    for _ in range(tries):
+        live = await LiveSocket.open(server.base_url, cookie)
+        worker = worker_of(server, [live]).get(live.local_port)
+        if worker is not None and worker not in avoid:
+            return live, worker
+        await live.close()
+    raise server.fail(f"no live page reached a worker outside {sorted(avoid)} in {tries} tries")
+
+
+def client_port(response: httpx.Response) -> int:
+    """The local port of the connection that carried ``response``."""
+    stream = response.extensions["network_stream"]
+    return int(stream.get_extra_info("client_addr")[1])
+
+
+@contextlib.asynccontextmanager
+async def pinned_client(
+    server: RunServer, *, avoid: Collection[int], tries: int = 40
+) -> AsyncIterator[tuple[httpx.AsyncClient, int]]:
+    """A client with one kept-alive connection held by a worker not in ``avoid``.
+
+    Yields the client and that worker's pid. Which worker accepts a connection
+    is up to the kernel, so fresh connections are made until one lands right.
+    Requests sent on the client soon after (before uvicorn's 5 s keep-alive
+    ends) reuse the connection; :func:`assert_served_by` checks that they did.
+    """
+    for _ in range(tries):
+        client = httpx.AsyncClient(
+            base_url=server.base_url, timeout=30, limits=httpx.Limits(max_connections=1)
+        )
+        try:
+            probe = await client.get("/login_local")
+            port = client_port(probe)
+            worker = workers_of_ports(server, {port}).get(port)
+            if worker is not None and worker not in avoid:
+                yield client, worker
+                return
+        finally:
+            await client.aclose()
+    raise server.fail(f"no connection reached a worker outside {sorted(avoid)} in {tries} tries")
+
+
+def assert_served_by(server: RunServer, response: httpx.Response, worker: int) -> None:
+    """Raise unless ``response`` came over a connection that ``worker`` holds (still open)."""
+    port = client_port(response)
+    found = workers_of_ports(server, {port}).get(port)
+    if found != worker:
+        raise server.fail(f"request on port {port} served by {found}, not worker {worker}")
 
 
 async def spread_sockets(

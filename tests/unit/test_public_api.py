@@ -18,6 +18,8 @@ EXPECTED_ALL = [
     "LOCAL_PROVIDER",
     "AccountDisabledError",
     "AccountOptions",
+    "AdminOptions",
+    "AdoptionError",
     "Argon2Hasher",
     "AuthActions",
     "AuthError",
@@ -27,10 +29,13 @@ EXPECTED_ALL = [
     "ConfigurationError",
     "ConsoleMailer",
     "EventLog",
+    "ExternalIdentity",
+    "ExternalProvider",
     "FallbackSecret",
     "FanoutChannel",
     "InvalidEmailError",
     "InvalidInputError",
+    "LastSignInMethodError",
     "LinkExpiredError",
     "LinkRequiredError",
     "LinkTokenError",
@@ -63,6 +68,7 @@ EXPECTED_ALL = [
     "ThrottlePolicy",
     "ThrottledError",
     "TokenIssuer",
+    "UserDirectory",
     "UserExistsError",
     "UserNotFoundError",
     "UserRecord",
@@ -74,7 +80,10 @@ EXPECTED_ALL = [
 
 # Importable from pywire_auth, loaded on first use, kept out of __all__ (they need extras).
 EXPECTED_LAZY = [
+    "Auth0Provider",
+    "FacebookProvider",
     "GenericOIDCProvider",
+    "GitHubProvider",
     "GoogleProvider",
     "MicrosoftProvider",
     "PostgresAuthChannel",
@@ -83,6 +92,7 @@ EXPECTED_LAZY = [
     "RedisThrottle",
     "SQLAlchemyAuthStore",
     "SQLAlchemyThrottle",
+    "adopt_v04",
 ]
 
 # The tree in the exceptions.py module docstring: class -> (code, parent).
@@ -102,10 +112,12 @@ EXPECTED_TREE: dict[type[exc.AuthError], tuple[str, type[BaseException]]] = {
     exc.ProviderUnavailableError: ("unavailable", exc.ProviderError),
     exc.LoginCancelledError: ("cancelled", exc.ProviderError),
     exc.LinkRequiredError: ("link_required", exc.ProviderError),
+    exc.LastSignInMethodError: ("last_sign_in", exc.AuthError),
     exc.WrongPasswordError: ("wrong_password", exc.InvalidInputError),
     exc.LinkTokenError: ("token_invalid", exc.InvalidInputError),
     exc.LinkExpiredError: ("token_expired", exc.LinkTokenError),
     exc.MailUnavailableError: ("unavailable", exc.AuthError),
+    exc.AdoptionError: ("adoption", exc.AuthError),
 }
 
 

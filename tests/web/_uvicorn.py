@@ -16,22 +16,26 @@ import uvicorn
 
 
 @contextlib.asynccontextmanager
-async def serving(app: Any) -> AsyncIterator[str]:
-    """Serve ``app`` on 127.0.0.1 (a port the OS picks); yields its ``http://`` URL."""
+async def serving(app: Any, **config: Any) -> AsyncIterator[str]:
+    """Serve ``app`` on 127.0.0.1 (a port the OS picks); yields its ``http(s)://`` URL.
+
+    ``config`` goes to ``uvicorn.Config`` (``ssl_certfile``/``ssl_keyfile`` serve HTTPS).
+    """
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
     sock.listen(128)
     port = sock.getsockname()[1]
     # lifespan off: the test's app_factory owns the channel and the store.
-    config = uvicorn.Config(app, log_level="warning", lifespan="off")
-    server = uvicorn.Server(config)
+    settings = uvicorn.Config(app, log_level="warning", lifespan="off", **config)
+    server = uvicorn.Server(settings)
     task = asyncio.create_task(server.serve(sockets=[sock]))
     try:
         while not server.started:
             if task.done():
                 task.result()  # raises what stopped it
             await asyncio.sleep(0.01)
-        yield f"http://127.0.0.1:{port}"
+        scheme = "https" if config.get("ssl_certfile") else "http"
+        yield f"{scheme}://127.0.0.1:{port}"
     finally:
         server.should_exit = True
         await task

@@ -38,7 +38,8 @@ async def test_app_state_after_connect(app_factory: AppFactory) -> None:
     assert state.auth_store is web.idp.store
     assert state.auth_channel is channel
     assert vars(web.app)["_auth_channel"] is channel  # where PyWire's WebSocket looks for it
-    assert state.auth_providers == {"local": web.idp}
+    assert state.auth_providers == []  # names of external providers only
+    assert state.auth_provider_map == {"local": web.idp}
     assert isinstance(state.auth, AuthActions)
     assert state.auth_engine is engine
 

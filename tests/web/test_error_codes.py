@@ -54,6 +54,7 @@ async def test_vocabulary_is_closed() -> None:
         "cancelled",
         "provider",
         "link_required",
+        "last_sign_in",
         "token_invalid",
         "token_expired",
         "wrong_password",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import pytest
@@ -12,7 +13,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 from starlette.types import Message, Receive, Scope, Send
 
-from pywire_auth import SessionConfig
+from pywire_auth import MemoryAuthStore, SessionConfig
 from pywire_auth.middleware import SESSION_SCOPE_KEY, AuthMiddleware
 from tests.web.conftest import (
     OUTAGE_BACKENDS,
@@ -210,3 +211,45 @@ async def test_cross_site_websocket_is_anonymous(
     assert same.is_authenticated  # control
     user = await _run_middleware(web, "websocket", [cookie_header, *headers])
     assert user is ANONYMOUS
+
+
+class ThirdPartyStore(MemoryAuthStore):
+    """A store from outside this package: it fails with its own errors, not AuthError."""
+
+    broken = False
+
+    async def get_session_user(self, session_id: str) -> Any:
+        if self.broken:
+            raise RuntimeError("vendor driver: connection reset")
+        return await super().get_session_user(session_id)
+
+
+@pytest.mark.parametrize("web_backend", ["memory"])
+async def test_a_foreign_store_error_is_anonymous_and_logged_once(
+    app_factory: AppFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = ThirdPartyStore()
+    web = await app_factory(store=store, session_config=SessionConfig(cache_ttl=0))
+    client = web.client()
+    assert session_cookie_value(await register(client, "ann@example.com")) is not None
+
+    store.broken = True
+    with caplog.at_level(logging.DEBUG, "pywire_auth.middleware"):
+        for _ in range(3):
+            page = await client.get("/")
+            assert page.status_code == 200
+            assert "You are not signed in" in page.text
+            assert session_set_cookie(page) is None  # the cookie is kept
+        profile = await client.get("/profile")
+        assert location(profile) == "/login_local"
+    errors = [
+        r
+        for r in caplog.records
+        if r.name == "pywire_auth.middleware" and r.levelno >= logging.WARNING
+    ]
+    assert len(errors) == 1, [r.getMessage() for r in errors]
+    assert "RuntimeError" in errors[0].getMessage()
+    assert errors[0].exc_info is not None
+
+    store.broken = False
+    assert await signed_in_as(client) == "ann@example.com"

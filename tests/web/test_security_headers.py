@@ -33,6 +33,7 @@ EXPECTED = {
     "content-security-policy": "frame-ancestors 'self'",
     "referrer-policy": "same-origin",
     "x-content-type-options": "nosniff",
+    "cache-control": "no-store",
 }
 
 

@@ -20,6 +20,8 @@
 // * Key rotation: two signing keys in the JWKS. POST /test/rotate (loopback
 //   test hook) makes the next ID tokens be signed by a brand-new key that is
 //   only published in the JWKS from then on.
+// * POST /test/account (loopback test hook) changes an account's name, email
+//   or email_verified, so a test can see claims refreshed at the next sign-in.
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import http from 'node:http';
 import { URLSearchParams } from 'node:url';
@@ -175,6 +177,17 @@ const server = http.createServer(async (req, res) => {
       keys = [newKey('RSA'), keys[0]];
       provider = build(keys);
       return send(res, 200, 'application/json', JSON.stringify({ kid: keys[0].kid }));
+    }
+    if (url.pathname === '/test/account' && req.method === 'POST') {
+      // Loopback test hook: change an account's name or email between two
+      // sign-ins (form fields sub, name, email, email_verified=true|false).
+      const form = await readForm(req);
+      const account = BY_SUB[form.sub];
+      if (!account) return send(res, 404, 'text/plain', 'no such account\n');
+      if (form.name !== undefined) account.name = form.name;
+      if (form.email !== undefined) account.email = form.email;
+      if (form.email_verified !== undefined) account.email_verified = form.email_verified === 'true';
+      return send(res, 200, 'application/json', JSON.stringify(account));
     }
     if (url.pathname === '/test/health') return send(res, 200, 'text/plain', 'ok\n');
     return provider.callback()(req, res);

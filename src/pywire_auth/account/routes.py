@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from pywire_auth._forms import BadBody, read_form
+from pywire_auth._forms import BadBody, read_form, with_query_redirects
 from pywire_auth._http import add_query_param, is_cross_site, safe_local_path
 from pywire_auth.account import email_change
 from pywire_auth.account.links import LinkTokens
@@ -192,7 +192,7 @@ class AccountRoutes:
             if is_cross_site(request.headers, scheme=request.url.scheme):
                 return PlainTextResponse("Cross-site request refused", 403)
             try:
-                fields = await read_form(request)
+                fields = with_query_redirects(await read_form(request), request.query_params)
             except BadBody:
                 return _redirect(add_query_param(page, "error", "invalid"))
         elif request.method == "GET":

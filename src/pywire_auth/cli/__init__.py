@@ -1,1 +1,1 @@
-"""The ``pywire-auth`` console script: one module per command group, wired in main.py."""
+"""The ``pywire-auth`` console script: one module per command group."""

@@ -16,6 +16,7 @@ import rich_click as click
 
 from pywire_auth.cli._config import load_environment
 from pywire_auth.cli._runtime import Cli, CliGroup
+from pywire_auth.cli.audit import audit
 from pywire_auth.cli.claims import claims
 from pywire_auth.cli.db import db
 from pywire_auth.cli.secrets import secrets_group
@@ -71,8 +72,8 @@ cli.add_command(sessions)
 cli.add_command(token)
 cli.add_command(secrets_group)
 cli.add_command(db)
-# --- registration point for `pywire-auth audit` (src/pywire_auth/cli/audit.py): the lead wires it
-# from pywire_auth.cli.audit import audit; cli.add_command(audit)
+# --- registration point for `pywire-auth audit` (src/pywire_auth/cli/audit.py, the self-audit)
+cli.add_command(audit)
 
 
 def main() -> None:

@@ -200,5 +200,8 @@ def _check_hit_signature(throttle: Throttle) -> None:
     accepts_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
     if not accepts_any and not {"limit", "window"} <= parameters.keys():
         raise ConfigurationError(
-            f"{type(throttle).__name__}.hit must accept limit= and window= keywords"
+            f"{type(throttle).__name__}.hit must accept limit= and window= keywords: "
+            "a throttle only counts, and the numbers come from "
+            "connect_auth(throttle_policy=ThrottlePolicy(...)) (docs/web.md#throttling); "
+            "or pass throttle=MemoryThrottle(), SQLAlchemyThrottle(store) or RedisThrottle(url)"
         )

@@ -38,7 +38,9 @@ from pywire_auth.local.principal import plain_user_id, principal_for
 from pywire_auth.protocols import AuthStore, PasswordHasher, SessionStore
 from pywire_auth.sessions import SessionManager
 from pywire_auth.stores.memory import MemoryAuthStore
+from pywire_auth.tokens._advice import reserved_claim_advice
 from pywire_auth.tokens.issuer import RESERVED_CLAIMS, FallbackSecret, TokenIssuer
+from pywire_auth.tokens.keys import KeySource, SigningKey, load_private_keys
 from pywire_auth.types import LOCAL_PROVIDER, JSONValue, ProviderLink, UserRecord
 
 __all__ = ["SESSION_CLAIM", "LocalIdP", "SessionEnder"]
@@ -51,6 +53,8 @@ SessionEnder = Callable[[str, str | None], Awaitable[None]]
 logger = logging.getLogger("pywire_auth.local")
 
 SECRET_ENV = "LOCAL_IDP_SECRET"  # noqa: S105 - the variable's name, not a secret
+#: PEM, JWK or JWK Set text of the private key(s), or the path of a file holding it.
+PRIVATE_KEY_ENV = "LOCAL_IDP_PRIVATE_KEY"
 
 # Sign-in refuses to hash absurdly long input even if the policy was widened later:
 # Argon2 pre-hashes the password, so cost grows with its length.
@@ -78,6 +82,12 @@ class LocalIdP:
     whitespace, at least 8 distinct characters, not one short pattern repeated).
     Pass ``token_issuer`` to sign tokens some other way.
 
+    ``private_keys`` (else ``LOCAL_IDP_PRIVATE_KEY``: PEM, JWK or JWK Set text, or
+    a file's path) signs with RS256 or EdDSA instead: the first key signs, the
+    others, ``secret`` and ``fallback_secrets`` only verify, and the secret becomes
+    optional. ``publish_jwks=True`` serves their public parts at
+    ``GET /.well-known/jwks.json`` under ``connect_auth`` (docs/tokens.md).
+
     A password change or reset, and deleting a user, end the user's sessions
     (session fixation after a credential change, ASVS V3.3.3): on their own
     through the store, when it is a :class:`~pywire_auth.SessionStore`, and under
@@ -98,30 +108,46 @@ class LocalIdP:
         password_policy: PasswordPolicy | None = None,
         token_ttl: int = 900,
         fallback_secrets: Sequence[str | FallbackSecret] = (),
+        private_keys: KeySource | Sequence[KeySource] = (),
+        publish_jwks: bool = False,
     ) -> None:
         if token_issuer is None:
             key = secret or os.environ.get(SECRET_ENV, "")
-            if not key:
+            keys_name = "private_keys" if private_keys else PRIVATE_KEY_ENV
+            private = private_keys or os.environ.get(PRIVATE_KEY_ENV, "")
+            if not key and not private:
                 raise ConfigurationError(
                     f"LocalIdP needs a signing secret: pass secret=... or set {SECRET_ENV} "
-                    "(generate one with: openssl rand -hex 32)"
+                    "(generate one with: openssl rand -hex 32), or for RS256/EdDSA "
+                    f"pass private_keys=... or set {PRIVATE_KEY_ENV}"
                 )
-            check_secret(key, "secret" if secret else SECRET_ENV)
+            if key:
+                check_secret(key, "secret" if secret else SECRET_ENV)
             old_keys = [_secret_text(old) for old in fallback_secrets]
             for old_key in old_keys:
                 check_secret(old_key, "fallback_secrets")
-            self.secret_fingerprints = frozenset(secret_fingerprint(k) for k in (key, *old_keys))
+            self.secret_fingerprints = frozenset(
+                secret_fingerprint(k) for k in (key, *old_keys) if k
+            )
             token_issuer = TokenIssuer(
-                key,
+                key or None,
                 issuer=issuer,
                 audience=audience,
                 default_ttl=token_ttl,
                 fallback_secrets=fallback_secrets,
+                private_keys=_named_keys(private, keys_name),
             )
         else:
             #: One-way tags of the token secrets (none when a token issuer was given),
             #: so connect_auth can refuse a session secret equal to one of them.
             self.secret_fingerprints = frozenset()
+        if publish_jwks and not token_issuer.public_jwks()["keys"]:
+            raise ConfigurationError(
+                "publish_jwks=True needs private_keys (or LOCAL_IDP_PRIVATE_KEY): "
+                "an HS256 secret has no public part to publish"
+            )
+        #: Whether ``connect_auth`` serves ``GET /.well-known/jwks.json``.
+        self.publish_jwks = publish_jwks
         self._session_ender: SessionEnder | None = None
         self.store: AuthStore = store if store is not None else MemoryAuthStore()
         self.tokens = token_issuer
@@ -130,6 +156,11 @@ class LocalIdP:
 
     def __repr__(self) -> str:
         return f"LocalIdP(store={self.store!r}, tokens={self.tokens!r})"
+
+    @property
+    def issuer(self) -> str:
+        """The ``iss`` of this IdP's tokens (``LocalIdP(issuer=...)``, ``pywire-auth-local``)."""
+        return self.tokens.issuer
 
     async def create_user(
         self,
@@ -154,7 +185,10 @@ class LocalIdP:
         user_claims = dict(claims or {})
         owned = _OWNED_CLAIMS.intersection(user_claims)
         if owned:
-            raise ReservedClaimError(f"these claims cannot be stored on a user: {sorted(owned)}")
+            raise ReservedClaimError(
+                f"these claims cannot be stored on a user: {sorted(owned)}"
+                + reserved_claim_advice(owned)
+            )
         plain = await self.password_policy.check(password, email=address)
         user_id = str(uuid.uuid4())
         user = UserRecord(
@@ -391,6 +425,11 @@ class LocalIdP:
         close = getattr(self.hasher, "close", None)
         if callable(close):
             close()
+
+
+def _named_keys(source: KeySource | Sequence[KeySource], name: str) -> list[SigningKey]:
+    # Loaded here, not in TokenIssuer, so errors name the setting the user wrote.
+    return load_private_keys(source, name) if source else []
 
 
 def _secret_text(secret: str | FallbackSecret) -> str:

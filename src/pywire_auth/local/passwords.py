@@ -62,6 +62,12 @@ def _is_sequential(value: str) -> bool:
     return len(value) > 2 and steps in ({1}, {-1})
 
 
+_POLICY_ADVICE = (
+    "; choose another password, or set the rules with "
+    "LocalIdP(password_policy=PasswordPolicy(...)) (docs/local-idp.md)"
+)
+
+
 @dataclass(frozen=True, slots=True)
 class PasswordPolicy:
     """Which passwords are accepted for new accounts and password changes.
@@ -133,9 +139,14 @@ class PasswordPolicy:
         The online check fails open: if the service cannot be asked, the password
         is accepted (the offline checks still ran).
         """
-        value = self.normalize(password, email=email)
-        if self.breach_check is not None and await self.breach_check.is_breached(value):
-            raise WeakPasswordError("password has appeared in a data breach", reason="breached")
+        try:
+            value = self.normalize(password, email=email)
+            if self.breach_check is not None and await self.breach_check.is_breached(value):
+                raise WeakPasswordError("password has appeared in a data breach", reason="breached")
+        except WeakPasswordError as exc:
+            # Code written for pywire-auth 0.4 (which took any password) lands here:
+            # say where the rules live. The routes show only exc.code / exc.reason.
+            raise WeakPasswordError(f"{exc}{_POLICY_ADVICE}", reason=exc.reason) from None
         return value
 
     @staticmethod

@@ -6,7 +6,7 @@ route's own form page, with ``?error=<code>`` from one closed vocabulary::
 
     missing  invalid_email  weak_password  exists  invalid  throttled  unavailable
     disabled          (right password, account disabled by an operator)
-    cancelled  provider  link_required        (external sign-in: providers/routes.py)
+    cancelled  provider  link_required  last_sign_in  (external sign-in: providers/routes.py)
     token_invalid  token_expired  wrong_password      (the account routes: account/)
 
 Every redirect target must be a path on this site (open redirects), every POST
@@ -26,22 +26,25 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from pywire_auth._forms import BadBody, read_form, read_json_object
+from pywire_auth._forms import BadBody, read_form, read_json_object, with_query_redirects
 from pywire_auth._http import add_query_param, is_cross_site, safe_local_path, same_origin_referer
+from pywire_auth._signout import end_browser_user_sessions
 from pywire_auth._state import AuthState
 from pywire_auth.audit import AuditEvent, audit, email_hash
 from pywire_auth.exceptions import (
     AuthError,
+    ConfigurationError,
     MissingFieldError,
 )
 from pywire_auth.local.device import DeviceCookies
 from pywire_auth.local.guard import SignInGuard
 from pywire_auth.local.idp import SESSION_CLAIM, LocalIdP
-from pywire_auth.local.principal import plain_user_id, principal_user_id
+from pywire_auth.local.principal import plain_user_id
 from pywire_auth.middleware import SESSION_SCOPE_KEY
 from pywire_auth.sessions import SessionManager
-from pywire_auth.throttles.policy import ThrottlePolicy
+from pywire_auth.throttles.policy import RateLimit, ThrottlePolicy
 from pywire_auth.tokens.issuer import RESERVED_CLAIMS
+from pywire_auth.tokens.jwks_route import jwks_route
 from pywire_auth.types import JSONValue
 
 __all__ = ["ERROR_CODES", "LocalRoutes", "RegistrationClaims"]
@@ -64,6 +67,7 @@ ERROR_CODES = frozenset(
         "cancelled",
         "provider",
         "link_required",
+        "last_sign_in",
     }
     | {"token_invalid", "token_expired", "wrong_password"}
 )
@@ -74,6 +78,9 @@ RegistrationClaims = Callable[
 ]
 
 _NO_STORE = {"Cache-Control": "no-store"}
+#: Sign-up fields the routes read themselves; any other posted field is the app's.
+_FORM_FIELDS = frozenset({"email", "password", "name", "next", "error_next"})
+_MAX_WARNED = 16
 _ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
 
@@ -99,9 +106,10 @@ class LocalRoutes:
     on_registered: Callable[[Request, str, Response], Awaitable[None]] | None = None
     guard: SignInGuard = field(init=False, repr=False)
     _audit_key: bytes = field(init=False, repr=False)
+    _warned: set[str] = field(init=False, repr=False, default_factory=set)
 
     def __post_init__(self) -> None:
-        policy = self.throttle_policy or ThrottlePolicy()
+        policy = _policy_of(self.state.throttle, self.throttle_policy)
         devices = None
         if policy.device_cookie_ttl:
             devices = DeviceCookies(
@@ -117,7 +125,10 @@ class LocalRoutes:
         return self.prefix.rstrip("/") + "/local"
 
     def routes(self) -> list[Route]:
-        """The five routes, mounted under ``{prefix}/local/``."""
+        """The five routes, mounted under ``{prefix}/local/``.
+
+        Plus ``GET /.well-known/jwks.json`` when the IdP has ``publish_jwks=True``.
+        """
         base = self._base()
         # Every method is routed here (not just POST) so that a GET is answered
         # 405 by us instead of falling through to PyWire's page catch-all.
@@ -130,7 +141,10 @@ class LocalRoutes:
                 self.revoke, self.default_next, "revoke", body_optional=True
             ),
         }
-        return [Route(f"{base}/{name}", fn, methods=_ALL_METHODS) for name, fn in endpoints.items()]
+        routes = [Route(f"{base}/{n}", fn, methods=_ALL_METHODS) for n, fn in endpoints.items()]
+        if self.idp.publish_jwks:
+            routes.append(jwks_route(self.idp.tokens))
+        return routes
 
     # Plumbing shared by the form routes -------------------------------------
 
@@ -147,10 +161,12 @@ class LocalRoutes:
                 return PlainTextResponse("Method Not Allowed", 405, headers={"Allow": "POST"})
             if is_cross_site(request.headers, scheme=request.url.scheme):
                 return PlainTextResponse("Cross-site request refused", 403)
-            fields: dict[str, str] = {}
+            # ``next``/``error_next`` may also sit in the form's action URL; known
+            # before the body is read so that a refused body still lands there.
+            fields = with_query_redirects({}, request.query_params)
             try:
                 try:
-                    fields = await read_form(request)
+                    fields = with_query_redirects(await read_form(request), request.query_params)
                 except BadBody:
                     # Sign-out must work from a bare fetch() too; it needs no field.
                     if not body_optional:
@@ -209,6 +225,7 @@ class LocalRoutes:
         device = self.guard.device_cookie(fields.get("email", ""), https=_https(request))
         if device is not None:
             response.headers.append("set-cookie", device)
+        await self.state.hooks.signed_in(request, user_id, self.state.store)
         return response
 
     # The routes ---------------------------------------------------------------
@@ -227,6 +244,8 @@ class LocalRoutes:
         if self.registration_claims is not None:
             result = self.registration_claims(fields)
             claims = await result if inspect.isawaitable(result) else result
+        else:
+            self._warn_self_granted(fields)
         user_id = await self.idp.create_user(
             email=email, password=password, name=fields.get("name", ""), claims=dict(claims)
         )
@@ -235,6 +254,20 @@ class LocalRoutes:
         if self.on_registered is not None:
             await self.on_registered(request, user_id, response)
         return response
+
+    def _warn_self_granted(self, fields: Mapping[str, str]) -> None:
+        # pywire-auth 0.4 stored a posted ``role`` as a claim: anyone could make
+        # themselves admin. Here it grants nothing; tell the developer (once per
+        # field, and about few fields: the names come from strangers) what to do.
+        for name in fields.keys() - _FORM_FIELDS - self._warned:
+            if len(self._warned) >= _MAX_WARNED:
+                return
+            self._warned.add(name)
+            logger.warning(
+                "sign-up form field %r granted no claim: anyone can post it. Decide "
+                "claims with connect_auth(registration_claims=...) (docs/web.md)",
+                name[:64],
+            )
 
     async def login(self, request: Request, fields: dict[str, str]) -> Response:
         """``POST {prefix}/local/login``: check the password, sign in, go to ``next``."""
@@ -269,42 +302,16 @@ class LocalRoutes:
 
     async def revoke(self, request: Request, fields: dict[str, str]) -> Response:
         """``POST {prefix}/local/revoke``: end every session of the user, everywhere."""
-        sessions = self.state.sessions
-        response: Response = RedirectResponse(self._next(fields), 303, headers=_NO_STORE)
-        # The session is looked up here, not taken from the middleware: during a
-        # store outage the middleware sees an anonymous request, and answering
-        # "signed out" then would leave every session alive.
-        token = sessions.token_from_cookie_header(
-            request.headers.get("cookie", ""), https=_https(request)
-        )
         client = self.guard.address(request.scope)
-        user_id: str | None = None
-        if token:
-            try:
-                record = await sessions.load(token)
-                if record is not None:
-                    user_id = plain_user_id(record.user_id)
-                    await sessions.end_all(record.user_id)
-                    await self.state.channel.revoke(principal_user_id(record.user_id))
-            except AuthError:
-                # This browser is signed out regardless; say that sessions may live on.
-                audit("revoke", "failure", user_id=user_id, client=client, reason="unavailable")
-                response = self._fail(request, fields, "unavailable", self.default_next)
-            else:
-                self._audit_revoke(user_id, client)
+        response: Response
+        if await end_browser_user_sessions(self.state, request, client=client):
+            response = RedirectResponse(self._next(fields), 303, headers=_NO_STORE)
         else:
-            self._audit_revoke(None, client)
+            # This browser is signed out regardless; say that sessions may live on.
+            response = self._fail(request, fields, "unavailable", self.default_next)
+        sessions = self.state.sessions
         response.headers.append("set-cookie", sessions.clear_cookie_header(https=_https(request)))
         return response
-
-    @staticmethod
-    def _audit_revoke(user_id: str | None, client: str) -> None:
-        # Without a live session there was nothing to revoke: the browser only
-        # dropped its cookie, which is a sign-out, not a revocation.
-        if user_id is None:
-            audit("sign_out", "success", client=client, reason="no_session")
-        else:
-            audit("revoke", "success", user_id=user_id, client=client)
 
     async def token(self, request: Request) -> Response:
         """``POST {prefix}/local/token``: a short-lived JWT for the signed-in user."""
@@ -390,6 +397,19 @@ class LocalRoutes:
             and not user.disabled
             and record.expires_at > sessions.now()
         )
+
+
+def _policy_of(throttle: object, policy: ThrottlePolicy | None) -> ThrottlePolicy:
+    # A throttle built with one limit=/window= rule (the pre-0.5 way) carries it.
+    rule = getattr(throttle, "rule", None)
+    if not isinstance(rule, RateLimit):
+        return policy or ThrottlePolicy()
+    if policy is not None:
+        raise ConfigurationError(
+            "the throttle's limit=/window= and throttle_policy= both set the numbers: "
+            "keep throttle_policy=ThrottlePolicy(...) and pass MemoryThrottle() without them"
+        )
+    return ThrottlePolicy.from_rule(rule)
 
 
 def _json(

@@ -46,6 +46,7 @@ from pywire_auth.migrations._scope import (
     include_pywire_auth,
 )
 from pywire_auth.stores._schema import metadata
+from pywire_auth.stores._v04_detect import refuse_v04
 
 __all__ = [
     "INITIAL_REVISION",
@@ -212,6 +213,8 @@ def ensure_schema(conn: sa.Connection) -> None:
     recorded = current_revision(conn)
     head = head_revision()
     if recorded is None:
+        # 0.4.0's tables are converted by adopt_v04, never migrated in place.
+        refuse_v04(conn)
         if _our_tables(conn):
             # Tables missing here are made from today's models; later revisions
             # only change tables every old database already has (users). Indexes

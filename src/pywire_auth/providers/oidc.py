@@ -6,45 +6,34 @@ token naming an unknown ``kid`` makes one refetch of the JWKS, at most once per
 ``jwks_refetch_interval`` seconds (key rotation works without a restart; a flood
 of bogus kids does not flood the provider).
 
-httpx errors are mapped here, in one place: a network failure, a timeout or a
-5xx answer is :class:`~pywire_auth.ProviderUnavailableError`; anything else the
-provider answers that we cannot accept is :class:`~pywire_auth.ProviderError`.
+httpx errors are mapped in ``_client.py``, one place for every provider: a
+network failure, a timeout or a 5xx answer is
+:class:`~pywire_auth.ProviderUnavailableError`; anything else the provider
+answers that we cannot accept is :class:`~pywire_auth.ProviderError`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
-try:
-    import httpx
-except ImportError as exc:  # pragma: no cover - depends on the installed extras
-    raise ImportError("GenericOIDCProvider needs httpx: pip install 'pywire-auth[oidc]'") from exc
-
-from pywire_auth.exceptions import (
-    ConfigurationError,
-    LoginCancelledError,
-    ProviderError,
-    ProviderUnavailableError,
-)
+from pywire_auth.exceptions import ConfigurationError, ProviderError
+from pywire_auth.providers._client import ProviderHTTP, httpx
+from pywire_auth.providers.oauth2 import authorization_code, check_name
 from pywire_auth.tokens.id_token import (
     ASYMMETRIC_ALGORITHMS,
     Issuer,
     UnknownKeyError,
     verify_id_token,
 )
-from pywire_auth.types import LOCAL_PROVIDER, JSONValue
+from pywire_auth.types import ExternalIdentity, JSONValue
 
 __all__ = ["ExternalIdentity", "GenericOIDCProvider", "ProviderMetadata"]
 
-_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
-_RESERVED_NAMES = frozenset({LOCAL_PROVIDER, "local-skeleton", "logout"})
-_MAX_RESPONSE_BYTES = 256 * 1024
 #: Identity claims copied onto the provider link; never authorization claims.
 _PROFILE_CLAIMS = ("email", "email_verified", "name", "picture")
 
@@ -61,25 +50,15 @@ class ProviderMetadata:
     iss_parameter_supported: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class ExternalIdentity:
-    """Who the provider says signed in: ``subject`` is its stable ``sub``."""
-
-    provider: str
-    subject: str
-    email: str = ""
-    email_verified: bool = False
-    name: str = ""
-    claims: Mapping[str, JSONValue] | None = None
-
-
 class GenericOIDCProvider:
     """Sign-in with any OpenID Connect provider (Keycloak, Okta, Auth0, Zitadel...).
 
     ``name`` appears in the routes (``/auth/<name>/login``) and as the
     ``provider`` of the links it creates; it never changes once users signed in.
     Give ``discovery_url`` or ``issuer`` (then the discovery document is
-    ``<issuer>/.well-known/openid-configuration``).
+    ``<issuer>/.well-known/openid-configuration``). The issuer is compared
+    exactly, trailing slash included (OIDC Discovery 4.3): give it as the
+    provider writes it in its tokens.
 
     ``trust_email=True`` says that this provider's ``email_verified`` can be
     believed: only then may a sign-in be linked to an existing account by email
@@ -98,6 +77,7 @@ class GenericOIDCProvider:
         display_name: str = "",
         trust_email: bool = False,
         redirect_uri: str | None = None,
+        response_mode: str | None = None,
         algorithms: Sequence[str] = ("RS256", "ES256", "PS256", "EdDSA"),
         timeout: float = 10.0,
         leeway: int = 60,
@@ -106,12 +86,11 @@ class GenericOIDCProvider:
         http_client: httpx.AsyncClient | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        if not _NAME.match(name) or name in _RESERVED_NAMES:
-            raise ConfigurationError(f"provider name {name!r} must match {_NAME.pattern}")
-        if not client_id or not client_secret:
-            raise ConfigurationError(f"provider {name!r} needs client_id and client_secret")
+        check_name(name, client_id, client_secret)
         if (discovery_url is None) == (issuer is None):
             raise ConfigurationError(f"provider {name!r} needs discovery_url or issuer (one)")
+        if response_mode not in (None, "query", "form_post"):
+            raise ConfigurationError(f"provider {name!r}: response_mode must be query or form_post")
         if "openid" not in scopes:
             raise ConfigurationError(f"provider {name!r}: scopes must include 'openid'")
         allowed = frozenset(algorithms)
@@ -122,17 +101,21 @@ class GenericOIDCProvider:
         self.display_name = display_name or name.capitalize()
         self.client_id = client_id
         self._client_secret = client_secret
-        self.issuer = issuer.rstrip("/") if issuer else None
-        self.discovery_url = discovery_url or f"{self.issuer}/.well-known/openid-configuration"
+        # Issuers compare exactly (OIDC Discovery 4.3): Auth0's ends with "/".
+        self.issuer = issuer
+        self.discovery_url = (
+            discovery_url or f"{(issuer or '').rstrip('/')}/.well-known/openid-configuration"
+        )
         self.scopes = tuple(scopes)
         self.trust_email = trust_email
         self.redirect_uri = redirect_uri
+        #: ``"form_post"``: the provider POSTs the code to the callback (routes.py).
+        self.response_mode = response_mode
         self.algorithms = allowed
         self.leeway = leeway
         self.cache_ttl = cache_ttl
         self.jwks_refetch_interval = jwks_refetch_interval
-        self._timeout = httpx.Timeout(timeout)
-        self._http = http_client
+        self.http = ProviderHTTP(name, timeout=timeout, client=http_client)
         self._clock = clock
         self._metadata: tuple[float, ProviderMetadata] | None = None
         self._jwks: tuple[float, list[dict[str, Any]]] | None = None
@@ -142,31 +125,9 @@ class GenericOIDCProvider:
         # The client secret is never part of a repr (logs, tracebacks).
         return f"GenericOIDCProvider(name={self.name!r}, discovery_url={self.discovery_url!r})"
 
-    # HTTP, with every httpx error mapped here ---------------------------------
-
-    async def _request(self, method: str, url: str, **kwargs: Any) -> Any:
-        client = self._http or httpx.AsyncClient(timeout=self._timeout)
-        try:
-            response = await client.request(method, url, **kwargs)
-        except httpx.HTTPError as exc:
-            raise ProviderUnavailableError(f"{self.name}: {type(exc).__name__}") from exc
-        finally:
-            if self._http is None:
-                await client.aclose()
-        if response.status_code >= 500:
-            raise ProviderUnavailableError(f"{self.name}: HTTP {response.status_code}")
-        if len(response.content) > _MAX_RESPONSE_BYTES:
-            raise ProviderError(f"{self.name}: answer too large")
-        try:
-            body = response.json()
-        except ValueError as exc:
-            raise ProviderError(f"{self.name}: answer is not JSON") from exc
-        if not isinstance(body, dict):
-            raise ProviderError(f"{self.name}: answer is not a JSON object")
-        if response.status_code >= 400:
-            # The provider's error code only; error_description may echo input.
-            raise ProviderError(f"{self.name}: HTTP {response.status_code} {body.get('error')!r}")
-        return body
+    async def _request(self, method: str, url: str, **kwargs: Any) -> dict[str, Any]:
+        # httpx errors are mapped in _client.py, for every provider alike.
+        return await self.http.object(method, url, **kwargs)
 
     # Discovery and keys --------------------------------------------------------
 
@@ -222,18 +183,19 @@ class GenericOIDCProvider:
     ) -> str:
         """Where to send the browser to sign in."""
         meta = await self.metadata()
-        query = urlencode(
-            {
-                "response_type": "code",
-                "client_id": self.client_id,
-                "redirect_uri": redirect_uri,
-                "scope": " ".join(self.scopes),
-                "state": state,
-                "nonce": nonce,
-                "code_challenge": code_challenge,
-                "code_challenge_method": "S256",
-            }
-        )
+        params = {
+            "response_type": "code",
+            "client_id": self.client_id,
+            "redirect_uri": redirect_uri,
+            "scope": " ".join(self.scopes),
+            "state": state,
+            "nonce": nonce,
+            "code_challenge": code_challenge,
+            "code_challenge_method": "S256",
+        }
+        if self.response_mode:
+            params["response_mode"] = self.response_mode
+        query = urlencode(params)
         sep = "&" if "?" in meta.authorization_endpoint else "?"
         return f"{meta.authorization_endpoint}{sep}{query}"
 
@@ -246,15 +208,7 @@ class GenericOIDCProvider:
             raise ProviderError(f"{self.name}: authorization response from another issuer")
         if iss is None and meta.iss_parameter_supported:
             raise ProviderError(f"{self.name}: authorization response lacks iss")
-        error = params.get("error")
-        if error == "access_denied":
-            raise LoginCancelledError(f"{self.name}: the user declined")
-        if error is not None:
-            raise ProviderError(f"{self.name}: provider answered error={error[:64]!r}")
-        code = params.get("code")
-        if not code or len(code) > 2048:
-            raise ProviderError(f"{self.name}: callback without a code")
-        return code
+        return authorization_code(self.name, params)
 
     async def exchange(
         self, *, code: str, redirect_uri: str, code_verifier: str, nonce: str

@@ -146,7 +146,9 @@ users = Table(
     # Last, so the hot queries' column positions before it never move (revision 0002).
     Column("disabled", Boolean, nullable=False, default=False, server_default=false()),
 )
-Index("ix_pywire_auth_users_email", users.c.email)
+# Email lookups, and the admin page's keyset pages (ordered by email, ties by
+# user_id) read this index in order: no sort, whatever page, at any table size.
+Index("ix_pywire_auth_users_email_user_id", users.c.email, users.c.user_id)
 
 credentials = Table(
     "pywire_auth_credentials",

@@ -20,9 +20,10 @@ from pywire_auth.stores._limits import (
     SUBJECT_LENGTH,
     USER_ID_LENGTH,
 )
-from pywire_auth.types import JSONValue, ProviderLink, UserRecord
+from pywire_auth.types import LOCAL_PROVIDER, JSONValue, ProviderLink, UserRecord
 
 __all__ = [
+    "NOT_A_WAY_IN",
     "check_json",
     "check_limit",
     "check_link",
@@ -30,7 +31,14 @@ __all__ = [
     "check_registration",
     "check_text",
     "check_user",
+    "merge_claims",
 ]
+
+
+#: Links that are no way to sign in by themselves: the local IdP's email link
+#: (it needs the password credential) and its look-alike reservation
+#: (``EMAIL_SKELETON_PROVIDER``; a literal here, stores import nothing from local/).
+NOT_A_WAY_IN = frozenset({LOCAL_PROVIDER, "local-skeleton"})
 
 
 def check_text(field: str, value: str, max_length: int, *, required: bool = True) -> None:
@@ -107,3 +115,16 @@ def check_registration(
         raise InvalidInputError("the same link is given twice")
     if pw_hash is not None:
         check_pw_hash(pw_hash)
+
+
+def merge_claims(
+    stored: Mapping[str, JSONValue], changes: Mapping[str, JSONValue]
+) -> dict[str, JSONValue]:
+    """``stored`` with ``changes`` applied key by key (``None`` removes a key)."""
+    merged = dict(stored)
+    for key, value in changes.items():
+        if value is None:
+            merged.pop(key, None)
+        else:
+            merged[key] = value
+    return merged

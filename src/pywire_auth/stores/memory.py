@@ -11,15 +11,23 @@ import copy
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
-from pywire_auth.exceptions import InvalidInputError, UserExistsError, UserNotFoundError
+from pywire_auth.exceptions import (
+    InvalidInputError,
+    LastSignInMethodError,
+    UserExistsError,
+    UserNotFoundError,
+)
 from pywire_auth.stores._limits import SESSION_ID_LENGTH
+from pywire_auth.stores._listing import check_listing
 from pywire_auth.stores._validate import (
+    NOT_A_WAY_IN,
     check_limit,
     check_link,
     check_pw_hash,
     check_registration,
     check_text,
     check_user,
+    merge_claims,
 )
 from pywire_auth.types import (
     EventRecord,
@@ -185,10 +193,50 @@ class MemoryAuthStore:
             raise UserExistsError(f"{link.provider} identity already linked")
         self._links[key] = replace(link, claims=copy.deepcopy(dict(link.claims)))
 
+    async def refresh_identity(
+        self,
+        link: ProviderLink,
+        *,
+        name: str | None = None,
+        claims: Mapping[str, JSONValue] | None = None,
+    ) -> UserRecord | None:
+        """Replace the link's claims and merge identity claims into the user's."""
+        check_link(link)
+        key = (link.provider, link.subject)
+        current = self._links.get(key)
+        user = self._users.get(link.user_id)
+        if current is None or current.user_id != link.user_id or user is None:
+            return None
+        updated = replace(
+            user,
+            name=user.name if name is None else name,
+            claims=merge_claims(user.claims, claims or {}),
+        )
+        check_user(updated)
+        self._links[key] = replace(link, claims=copy.deepcopy(dict(link.claims)))
+        self._users[user.user_id] = _frozen_copy(updated)
+        return _frozen_copy(updated)
+
     async def get_links(self, user_id: str) -> list[ProviderLink]:
         """Every link of the user, sorted by ``(provider, subject)``."""
         found = [link for key, link in sorted(self._links.items()) if link.user_id == user_id]
         return [replace(link, claims=copy.deepcopy(dict(link.claims))) for link in found]
+
+    async def remove_link(self, user_id: str, provider: str, subject: str) -> bool:
+        """Delete the link unless it is the user's last way in (see the protocol)."""
+        link = self._links.get((provider, subject))
+        if link is None or link.user_id != user_id:
+            return False
+        # No await between the check and the delete: atomic on one event loop.
+        if user_id not in self._hashes and not any(
+            other.user_id == user_id
+            and other.provider not in NOT_A_WAY_IN
+            and key != (provider, subject)
+            for key, other in self._links.items()
+        ):
+            raise LastSignInMethodError(f"{provider} is the user's last way to sign in")
+        del self._links[(provider, subject)]
+        return True
 
     async def delete_user(self, user_id: str) -> bool:
         """Remove the user, their hash and their links."""
@@ -199,6 +247,24 @@ class MemoryAuthStore:
         for key in [k for k, link in self._links.items() if link.user_id == user_id]:
             del self._links[key]
         return True
+
+    async def list_users(
+        self, *, email_prefix: str = "", after: tuple[str, str] | None = None, limit: int = 50
+    ) -> list[UserRecord]:
+        """A page of users by ``(email, user_id)`` (see :class:`~pywire_auth.UserDirectory`)."""
+        check_listing(email_prefix, after, limit)
+        # A sort per page: fine for the reference store; the SQL store seeks an index.
+        found = sorted(
+            (u.email, u.user_id)
+            for u in self._users.values()
+            if u.email.startswith(email_prefix) and (after is None or (u.email, u.user_id) > after)
+        )
+        return [_frozen_copy(self._users[uid]) for _, uid in found[:limit]]
+
+    async def list_user_sessions(self, user_id: str) -> list[SessionRecord]:
+        """The user's sessions, by ``(created_at, session_id)``."""
+        found = [s for s in self._sessions.values() if s.user_id == user_id]
+        return sorted(found, key=lambda s: (s.created_at, s.session_id))
 
     async def create_session(self, session: SessionRecord) -> None:
         """Store a new session of an existing user."""

@@ -29,6 +29,7 @@ except ImportError as _missing:  # pragma: no cover - exercised in a venv withou
 from pywire_auth.exceptions import (
     ConfigurationError,
     InvalidInputError,
+    LastSignInMethodError,
     StoreUnavailableError,
     UserExistsError,
     UserNotFoundError,
@@ -41,6 +42,7 @@ from pywire_auth.stores._hot_reads import (
     fetch_one_raw,
 )
 from pywire_auth.stores._limits import SESSION_ID_LENGTH
+from pywire_auth.stores._listing import check_listing, prefix_upper_bound
 from pywire_auth.stores._schema import (
     credentials,
     events,
@@ -72,12 +74,14 @@ from pywire_auth.stores._sql_queries import (
     user_from_values,
 )
 from pywire_auth.stores._validate import (
+    NOT_A_WAY_IN,
     check_limit,
     check_link,
     check_pw_hash,
     check_registration,
     check_text,
     check_user,
+    merge_claims,
 )
 from pywire_auth.types import (
     EventRecord,
@@ -442,6 +446,54 @@ class SQLAlchemyAuthStore:
         except exc.IntegrityError as err:
             raise UserExistsError(f"{link.provider} identity already linked") from err
 
+    async def refresh_identity(
+        self,
+        link: ProviderLink,
+        *,
+        name: str | None = None,
+        claims: Mapping[str, JSONValue] | None = None,
+    ) -> UserRecord | None:
+        """Replace the link's claims and merge identity claims into the user's, atomically."""
+        check_link(link)
+        changes = dict(claims or {})
+        check_user(UserRecord(link.user_id, "", name=name or "", claims=changes))
+
+        async def work(conn: AsyncConnection) -> UserRecord | None:
+            # The link's row is written first: from here on this transaction
+            # holds the write lock (SQLite) or the row lock (PostgreSQL,
+            # MariaDB), and the user row is read FOR UPDATE, so a role granted
+            # concurrently is either seen here or written after us, never lost.
+            result = await conn.execute(
+                provider_links.update()
+                .where(
+                    provider_links.c.provider == link.provider,
+                    provider_links.c.subject == link.subject,
+                    provider_links.c.user_id == link.user_id,
+                )
+                .values(claims=dict(link.claims))
+            )
+            if result.rowcount == 0:
+                return None
+            query = sa.select(users).where(users.c.user_id == link.user_id).with_for_update()
+            row = (await conn.execute(query)).first()
+            if row is None:
+                return None
+            user = user_from_values(row)
+            updated = replace(
+                user,
+                name=user.name if name is None else name,
+                claims=merge_claims(user.claims, changes),
+            )
+            check_user(updated)
+            await conn.execute(
+                users.update()
+                .where(users.c.user_id == link.user_id)
+                .values(name=updated.name, claims=dict(updated.claims))
+            )
+            return updated
+
+        return await self._transact(work)
+
     async def get_links(self, user_id: str) -> list[ProviderLink]:
         """Every link of the user, sorted by ``(provider, subject)``."""
         query = (
@@ -451,6 +503,45 @@ class SQLAlchemyAuthStore:
         )
         rows = await self._rows(query)
         return [ProviderLink(r.provider, r.subject, r.user_id, r.claims or {}) for r in rows]
+
+    async def remove_link(self, user_id: str, provider: str, subject: str) -> bool:
+        """Delete the link unless it is the user's last way in, in one transaction."""
+        this_link = sa.and_(
+            provider_links.c.user_id == user_id,
+            provider_links.c.provider == provider,
+            provider_links.c.subject == subject,
+        )
+
+        async def work(conn: AsyncConnection) -> bool:
+            # A no-op write locks the user's row first (SQLite: the database),
+            # so two unlinks of the user's last two providers run one after the
+            # other and the second sees the first one's delete. Without the lock
+            # both would see the other link and both delete (write skew).
+            await conn.execute(
+                users.update().where(users.c.user_id == user_id).values(user_id=users.c.user_id)
+            )
+            if (await conn.execute(sa.select(provider_links.c.user_id).where(this_link))).first():
+                password = sa.select(credentials.c.user_id).where(credentials.c.user_id == user_id)
+                other = sa.select(provider_links.c.user_id).where(
+                    provider_links.c.user_id == user_id,
+                    provider_links.c.provider.not_in(sorted(NOT_A_WAY_IN)),
+                    sa.not_(
+                        sa.and_(
+                            provider_links.c.provider == provider,
+                            provider_links.c.subject == subject,
+                        )
+                    ),
+                )
+                ways = (await conn.execute(password.limit(1))).first() or (
+                    await conn.execute(other.limit(1))
+                ).first()
+                if not ways:
+                    raise LastSignInMethodError(f"{provider} is the user's last way to sign in")
+                await conn.execute(provider_links.delete().where(this_link))
+                return True
+            return False
+
+        return await self._transact(work)
 
     async def delete_user(self, user_id: str) -> bool:
         """Delete the user with their credential and links, in one transaction."""
@@ -464,6 +555,44 @@ class SQLAlchemyAuthStore:
             return bool(result.rowcount)
 
         return await self._transact(work)
+
+    async def list_users(
+        self, *, email_prefix: str = "", after: tuple[str, str] | None = None, limit: int = 50
+    ) -> list[UserRecord]:
+        """A page of users by ``(email, user_id)`` (see :class:`~pywire_auth.UserDirectory`).
+
+        One seek on ``ix_pywire_auth_users_email_user_id`` and ``limit`` rows read
+        in index order: no sort, no offset, the same cost on every page.
+        """
+        check_listing(email_prefix, after, limit)
+        query = sa.select(users).order_by(users.c.email, users.c.user_id).limit(limit)
+        if email_prefix:
+            # A range, not LIKE: SQLite's LIKE ignores case and seeks no index.
+            query = query.where(users.c.email >= email_prefix)
+            upper = prefix_upper_bound(email_prefix)
+            if upper is not None:
+                query = query.where(users.c.email < upper)
+        if after is not None:
+            # The leading ">=" is what the index seeks; the OR only breaks email ties.
+            email, user_id = after
+            query = query.where(
+                users.c.email >= email,
+                sa.or_(users.c.email > email, users.c.user_id > user_id),
+            )
+        return [user_from_values(tuple(row)) for row in await self._rows(query)]
+
+    async def list_user_sessions(self, user_id: str) -> list[SessionRecord]:
+        """The user's sessions, by ``(created_at, session_id)``, through the user_id index."""
+        query = (
+            sa.select(sessions)
+            .where(sessions.c.user_id == user_id)
+            .order_by(sessions.c.created_at, sessions.c.session_id)
+        )
+        rows = await self._rows(query)
+        return [
+            SessionRecord(r.session_id, r.user_id, int(r.created_at), int(r.expires_at))
+            for r in rows
+        ]
 
     async def create_session(self, session: SessionRecord) -> None:
         """Store a new session of an existing user."""
@@ -603,44 +732,6 @@ class SQLAlchemyAuthStore:
         """How many users the store holds."""
         row = await self._row(sa.select(sa.func.count()).select_from(users))
         return int(row[0]) if row is not None else 0
-
-    async def list_users(
-        self, *, email_prefix: str = "", after: tuple[str, str] | None = None, limit: int = 50
-    ) -> list[UserRecord]:
-        """Up to ``limit`` users ordered by ``(email, user_id)``, after the key ``after``.
-
-        Keyset pagination on the email index: each page costs the same however
-        deep it is. ``email_prefix`` keeps users whose email starts with it, exactly.
-        (The same signature as the admin branch's ``UserDirectory.list_users``.)
-        """
-        check_limit(limit)
-        query = sa.select(users).order_by(users.c.email, users.c.user_id).limit(limit)
-        if email_prefix:
-            # A range, not LIKE: SQLite's LIKE ignores case.
-            query = query.where(
-                users.c.email >= email_prefix, users.c.email < email_prefix + "\U0010ffff"
-            )
-        if after is not None:
-            # Spelled out, not as a row-value comparison, so each side is bound with
-            # its column's type (the exact-bytes columns on MariaDB).
-            last_email, last_id = after
-            query = query.where(
-                users.c.email >= last_email,
-                sa.or_(users.c.email > last_email, users.c.user_id > last_id),
-            )
-        return [user_from_values(tuple(row)) for row in await self._rows(query)]
-
-    async def list_user_sessions(self, user_id: str) -> list[SessionRecord]:
-        """Every stored session of the user (expired ones too), by ``(created_at, session_id)``."""
-        query = (
-            sa.select(sessions)
-            .where(sessions.c.user_id == user_id)
-            .order_by(sessions.c.created_at, sessions.c.session_id)
-        )
-        return [
-            SessionRecord(r.session_id, r.user_id, int(r.created_at), int(r.expires_at))
-            for r in await self._rows(query)
-        ]
 
     async def close(self) -> None:
         """Dispose the engine if this store created it; a shared engine is left alone.

@@ -8,8 +8,13 @@ from typing import Any
 
 import pytest
 
-from pywire_auth.exceptions import InvalidInputError, UserExistsError, UserNotFoundError
-from pywire_auth.protocols import AuthStore, SessionStore
+from pywire_auth.exceptions import (
+    InvalidInputError,
+    LastSignInMethodError,
+    UserExistsError,
+    UserNotFoundError,
+)
+from pywire_auth.protocols import AuthStore, SessionStore, UserDirectory
 from pywire_auth.types import LOCAL_PROVIDER, ProviderLink, SessionRecord, UserRecord
 
 __all__ = ["AuthStoreContract"]
@@ -284,10 +289,134 @@ class AuthStoreContract:
         assert found is not None
         assert found.user_id == owner.user_id
 
+    async def test_remove_link_keeps_the_password_way_in(self, store: AuthStore) -> None:
+        user, other = _user(), _user("other@example.com")
+        await store.create_user(user, link=_local(user), pw_hash="$argon2id$fake")
+        await store.create_user(other, link=_local(other))
+        await store.add_link(ProviderLink("google", "g-1", user.user_id))
+        # Someone else's link, or one that does not exist, is not removed.
+        assert await store.remove_link(other.user_id, "google", "g-1") is False
+        assert await store.remove_link(user.user_id, "google", "missing") is False
+        assert await store.remove_link(user.user_id, "google", "g-1") is True
+        assert await store.get_user_by_link("google", "g-1") is None
+        assert [link.provider for link in await store.get_links(user.user_id)] == [LOCAL_PROVIDER]
+        assert await store.remove_link(user.user_id, "google", "g-1") is False
+
+    async def test_remove_link_refuses_the_last_way_in(self, store: AuthStore) -> None:
+        # No password; the local email link and its look-alike reservation are
+        # no way in by themselves.
+        user = _user()
+        await store.create_user(
+            user,
+            link=_local(user),
+            extra_links=[
+                ProviderLink("local-skeleton", "k" * 64, user.user_id),
+                ProviderLink("google", "g-1", user.user_id),
+                ProviderLink("github", "42", user.user_id),
+            ],
+        )
+        assert await store.remove_link(user.user_id, "github", "42") is True
+        with pytest.raises(LastSignInMethodError):
+            await store.remove_link(user.user_id, "google", "g-1")
+        found = await store.get_user_by_link("google", "g-1")
+        assert found is not None
+        assert found.user_id == user.user_id
+
+    async def test_concurrent_unlinks_leave_a_way_in(self, store: AuthStore) -> None:
+        # Write skew: each unlink sees the others' links as the remaining way in;
+        # run at once, without the store serializing them, all would delete.
+        user = _user()
+        links = [ProviderLink(f"idp{i}", str(i), user.user_id) for i in range(8)]
+        await store.create_user(user, link=links[0], extra_links=links[1:])
+        results = await asyncio.gather(
+            *(store.remove_link(user.user_id, x.provider, x.subject) for x in links),
+            return_exceptions=True,
+        )
+        assert results.count(True) == len(links) - 1
+        assert [type(r) for r in results if r is not True] == [LastSignInMethodError]
+        assert len(await store.get_links(user.user_id)) == 1
+
     async def test_add_link_to_unknown_user(self, store: AuthStore) -> None:
         with pytest.raises(UserNotFoundError):
             await store.add_link(ProviderLink("github", "7", "missing"))
         assert await store.get_user_by_link("github", "7") is None
+
+    async def test_refresh_identity_replaces_link_claims_and_merges_user_claims(
+        self, store: AuthStore
+    ) -> None:
+        user = _user(name="Ann", claims={"role": "admin", "picture": "https://old"})
+        await store.create_user(user, link=_local(user))
+        await store.add_link(ProviderLink("google", "g-1", user.user_id, {"name": "Ann"}))
+        fresh = {"name": "Annie", "email": "annie@example.com", "email_verified": True}
+        updated = await store.refresh_identity(
+            ProviderLink("google", "g-1", user.user_id, fresh),
+            name="Annie",
+            claims={"picture": "https://new"},
+        )
+        assert updated is not None
+        assert updated.name == "Annie"
+        # Keys not named (authorization claims) keep their stored values.
+        assert dict(updated.claims) == {"role": "admin", "picture": "https://new"}
+        assert await store.get_user(user.user_id) == updated
+        links = {x.provider: x for x in await store.get_links(user.user_id)}
+        assert dict(links["google"].claims) == fresh
+        assert dict(links[LOCAL_PROVIDER].claims) == {}
+        # None removes a key; name=None keeps the name.
+        again = await store.refresh_identity(
+            ProviderLink("google", "g-1", user.user_id, {}), claims={"picture": None}
+        )
+        assert again is not None
+        assert (again.name, dict(again.claims)) == ("Annie", {"role": "admin"})
+
+    async def test_refresh_identity_never_touches_another_users_link(
+        self, store: AuthStore
+    ) -> None:
+        owner, other = _user(name="Owner"), _user("other@example.com", name="Other")
+        await store.create_user(owner, link=_local(owner))
+        await store.create_user(other, link=_local(other))
+        await store.add_link(ProviderLink("github", "42", owner.user_id, {"name": "Owner"}))
+        hijack = ProviderLink("github", "42", other.user_id, {"name": "Mallory"})
+        assert await store.refresh_identity(hijack, name="Mallory", claims={"x": 1}) is None
+        assert (
+            await store.refresh_identity(
+                ProviderLink("github", "43", owner.user_id), name="Mallory"
+            )
+            is None
+        )
+        assert await store.get_user(other.user_id) == other
+        assert await store.get_user(owner.user_id) == owner
+        links = await store.get_links(owner.user_id)
+        assert dict(links[0].claims) == {"name": "Owner"}
+
+    async def test_concurrent_refreshes_lose_no_claim(self, store: AuthStore) -> None:
+        # Each refresh merges its own key: a read-modify-write without a lock
+        # would let one overwrite another's (and so a role granted meanwhile).
+        user = _user(claims={"role": "admin"})
+        await store.create_user(user, link=_local(user))
+        await store.add_link(ProviderLink("google", "g-1", user.user_id))
+        await asyncio.gather(
+            *(
+                store.refresh_identity(
+                    ProviderLink("google", "g-1", user.user_id), claims={f"k{i}": i}
+                )
+                for i in range(8)
+            )
+        )
+        stored = await store.get_user(user.user_id)
+        assert stored is not None
+        assert dict(stored.claims) == {"role": "admin", **{f"k{i}": i for i in range(8)}}
+
+    async def test_refresh_identity_refuses_bad_values(self, store: AuthStore) -> None:
+        user = _user(name="Ann")
+        await store.create_user(user, link=_local(user))
+        await store.add_link(ProviderLink("google", "g-1", user.user_id))
+        with pytest.raises(InvalidInputError):
+            await store.refresh_identity(ProviderLink("google", "g-1", user.user_id), name="x\x00")
+        with pytest.raises(InvalidInputError):
+            await store.refresh_identity(
+                ProviderLink("google", "g-1", user.user_id, {"bad": object()})
+            )
+        assert await store.get_user(user.user_id) == user
 
     async def test_change_email_swaps_links_at_once(self, store: AuthStore) -> None:
         user = _user()
@@ -549,6 +678,98 @@ class AuthStoreContract:
         assert await store.delete_user(user.user_id) is True
         assert await sessions.get_session("g" * 64) is None
         assert await sessions.get_session_user("g" * 64) is None
+
+    @staticmethod
+    def _directory(store: AuthStore) -> UserDirectory:
+        if not isinstance(store, UserDirectory):
+            pytest.skip("this store lists no users")
+        return store
+
+    async def test_users_are_listed_in_keyset_pages(self, store: AuthStore) -> None:
+        directory = self._directory(store)
+        # Two users share an email (an OIDC account without one): user_id breaks the tie.
+        emails = ["carl@x.io", "ann@x.io", "", "bob@x.io", "", "ann@y.io", "Ann@x.io", "é@x.io"]
+        created = [_user(email) for email in emails]
+        for i, user in enumerate(created):
+            await store.create_user(user, link=_local(user, f"subject-{i}"))
+        expected = sorted(created, key=lambda u: (u.email, u.user_id))
+        pages: list[list[UserRecord]] = []
+        after: tuple[str, str] | None = None
+        while True:
+            page = await directory.list_users(after=after, limit=3)
+            if not page:
+                break
+            pages.append(page)
+            after = (page[-1].email, page[-1].user_id)
+        assert [len(p) for p in pages] == [3, 3, 2]
+        assert [u for p in pages for u in p] == expected
+        assert await directory.list_users(limit=1000) == expected
+
+    async def test_users_are_found_by_exact_email_prefix(self, store: AuthStore) -> None:
+        directory = self._directory(store)
+        emails = ["ann@x.io", "anna@x.io", "Ann@x.io", "an@x.io", "ann", "bob@x.io"]
+        emails.append("ann\U0010ffff")  # the largest code point: no upper bound exists
+        for i, email in enumerate(emails):
+            user = _user(email)
+            await store.create_user(user, link=_local(user, f"subject-{i}"))
+
+        async def found(prefix: str, **more: Any) -> list[str]:
+            return [u.email for u in await directory.list_users(email_prefix=prefix, **more)]
+
+        assert await found("ann") == ["ann", "ann@x.io", "anna@x.io", "ann\U0010ffff"]
+        assert await found("ann@") == ["ann@x.io"]
+        # Case counts (stored emails are normalized; the prefix is compared as given).
+        assert await found("Ann") == ["Ann@x.io"]
+        assert await found("ann", limit=2) == ["ann", "ann@x.io"]
+        page = await directory.list_users(email_prefix="ann", limit=2)
+        assert await found("ann", after=(page[-1].email, page[-1].user_id)) == [
+            "anna@x.io",
+            "ann\U0010ffff",
+        ]
+        assert await found("\U0010ffff") == []
+        assert await found("zzz") == []
+        # LIKE wildcards are plain characters.
+        assert await found("an%") == []
+        assert await found("an_") == []
+
+    @pytest.mark.parametrize(
+        "arguments",
+        [
+            {"limit": 0},
+            {"limit": 1001},
+            {"limit": True},
+            {"email_prefix": "a" * 255},
+            {"email_prefix": "a\x00"},
+            {"after": ("a@x.io", "")},
+        ],
+    )
+    async def test_bad_listing_arguments_are_refused(
+        self, store: AuthStore, arguments: dict[str, Any]
+    ) -> None:
+        directory = self._directory(store)
+        with pytest.raises(InvalidInputError):
+            await directory.list_users(**arguments)
+
+    async def test_sessions_of_a_user_are_listed(self, store: AuthStore) -> None:
+        sessions = self._sessions(store)
+        directory = self._directory(store)
+        ann, bob = _user(), _user("bob@example.com")
+        for user in (ann, bob):
+            await store.create_user(user, link=_local(user))
+        records = [
+            SessionRecord("2" * 64, ann.user_id, 20, 30),
+            SessionRecord("1" * 64, ann.user_id, 20, 40),
+            SessionRecord("0" * 64, ann.user_id, 10, 5),  # expired: still listed
+            SessionRecord("3" * 64, bob.user_id, 1, 50),
+        ]
+        for record in records:
+            await sessions.create_session(record)
+        assert await directory.list_user_sessions(ann.user_id) == [
+            records[2],
+            records[1],
+            records[0],
+        ]
+        assert await directory.list_user_sessions("nobody") == []
 
     async def test_close_is_idempotent(self, store: AuthStore) -> None:
         await store.close()

@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable
 
 from pywire_auth.throttles._rules import check_rule
+from pywire_auth.throttles.policy import RateLimit
 
 __all__ = ["MemoryThrottle"]
 
@@ -30,6 +31,12 @@ class MemoryThrottle:
     Each worker process counts on its own; share counts between processes with
     :class:`~pywire_auth.SQLAlchemyThrottle` or :class:`~pywire_auth.RedisThrottle`.
 
+    ``MemoryThrottle(limit=20, window=300)``, the way pywire-auth < 0.5 documented
+    it, still works: under ``connect_auth`` (without ``throttle_policy=``) that one
+    rule then counts sign-ins per address and per account and sign-ups per address,
+    as it did there (:meth:`ThrottlePolicy.from_rule`). The newer counters keep
+    their defaults.
+
     >>> import asyncio
     >>> t = MemoryThrottle()
     >>> [asyncio.run(t.hit("ip:1", limit=2, window=60)) for _ in range(3)]
@@ -37,10 +44,19 @@ class MemoryThrottle:
     """
 
     def __init__(
-        self, *, max_keys: int = 100_000, clock: Callable[[], float] = time.monotonic
+        self,
+        *,
+        limit: int | None = None,
+        window: int | None = None,
+        max_keys: int = 100_000,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if max_keys < 1:
             raise ValueError("max_keys must be positive")
+        if (limit is None) != (window is None):
+            raise ValueError("give limit= and window= together (or neither)")
+        #: The one rule given as ``limit=``/``window=`` (the pre-0.5 way), else ``None``.
+        self.rule = RateLimit(limit, window) if limit is not None and window is not None else None
         self.max_keys = max_keys
         self._clock = clock
         # key -> (end of its window, hits in it)
@@ -48,7 +64,8 @@ class MemoryThrottle:
         self._last_sweep = float("-inf")
 
     def __repr__(self) -> str:
-        return f"MemoryThrottle(max_keys={self.max_keys})"
+        rule = f"limit={self.rule.limit}, window={self.rule.window}, " if self.rule else ""
+        return f"MemoryThrottle({rule}max_keys={self.max_keys})"
 
     @property
     def size(self) -> int:

@@ -100,7 +100,9 @@ class ThrottlePolicy:
     4. ``failures_per_account``: attempts per email, from anywhere. The default
        lets through at most 100 in any rolling hour (OWASP ASVS 2.2.1).
 
-    Sign-ups count ``registrations_per_address``, successful or not.
+    Sign-ups count ``registrations_per_address``, successful or not. External
+    sign-in callbacks count ``callbacks_per_address`` (a successful sign-in gives
+    its count back, as with passwords).
 
     >>> ThrottlePolicy().failures_per_account.most_in_any(3600)
     100
@@ -112,10 +114,28 @@ class ThrottlePolicy:
     failures_per_account: RateLimit = RateLimit(20, 900)
     failures_per_device: RateLimit = RateLimit(10, 900)
     registrations_per_address: RateLimit = RateLimit(20, 3600)
+    callbacks_per_address: RateLimit = RateLimit(30, 300)
     ipv6_prefix: int = 64
     client_address: ClientAddress = ClientAddress()
     #: How long a device cookie is honoured, in seconds; 0 issues none.
     device_cookie_ttl: int = 180 * 24 * 3600
+
+    @classmethod
+    def from_rule(cls, rule: RateLimit) -> ThrottlePolicy:
+        """The policy of pywire-auth < 0.5's single ``MemoryThrottle(limit=, window=)``.
+
+        That one rule counted sign-in attempts per address and per email, and
+        sign-ups per address; so it does here. Counters it did not know
+        (distinct emails per address, device cookies) keep their defaults.
+
+        >>> ThrottlePolicy.from_rule(RateLimit(5, 60)).failures_per_account
+        RateLimit(limit=5, window=60)
+        """
+        return cls(
+            failures_per_address=rule,
+            failures_per_account=rule,
+            registrations_per_address=rule,
+        )
 
     def __post_init__(self) -> None:
         if not 0 < self.ipv6_prefix <= 128:

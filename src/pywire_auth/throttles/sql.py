@@ -136,6 +136,7 @@ class SQLAlchemyThrottle:
         self._hits_since_prune = 0
         self._table_ready = not create_tables
         self._table_lock = asyncio.Lock()
+        self._closed = False
 
     def __repr__(self) -> str:
         return f"SQLAlchemyThrottle({self._engine.url!r})"
@@ -184,7 +185,12 @@ class SQLAlchemyThrottle:
             self._table_ready = True
 
     async def close(self) -> None:
-        """Dispose the engine if this throttle created it from a URL."""
+        """Dispose the engine if this throttle created it from a URL.
+
+        Every later call raises :class:`~pywire_auth.StoreUnavailableError`, as the
+        store's do.
+        """
+        self._closed = True
         if self._owns_engine:
             await self._engine.dispose()
 
@@ -194,6 +200,11 @@ class SQLAlchemyThrottle:
         return int(self._clock() * 1000)
 
     async def _run(self, operation: Callable[..., Awaitable[_T]], *args: Any) -> _T:
+        if self._closed:
+            # A disposed engine would quietly open a new pool: a sign-in racing the
+            # app's shutdown would leak connections past it.
+            raise StoreUnavailableError("the throttle was closed")
+
         async def attempts() -> _T:
             if not self._table_ready:
                 await self.create_tables()

@@ -35,6 +35,7 @@ from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, OKPKey, RSAKey
 
 from pywire_auth.exceptions import ProviderError
+from pywire_auth.tokens.keys import jws_registry
 
 __all__ = ["ASYMMETRIC_ALGORITHMS", "Issuer", "UnknownKeyError", "at_hash", "verify_id_token"]
 
@@ -179,8 +180,9 @@ def verify_id_token(
         raise ProviderError(f"id_token algorithm {alg!r} is not allowed")
     key = _import(_pick_key(header, keys))
     try:
-        # algorithms=[alg] again: joserfc itself also refuses anything else.
-        verified = jws.deserialize_compact(token, key, algorithms=[str(alg)])
+        # A registry of ``alg`` alone: joserfc itself also refuses anything else
+        # (and its EdDSA is Ed25519 only, without the name's deprecation warning).
+        verified = jws.deserialize_compact(token, key, registry=jws_registry(str(alg)))
         claims = json.loads(verified.payload)
     except (JoseError, ValueError, UnicodeDecodeError) as exc:
         raise ProviderError("id_token signature or payload is invalid") from exc

@@ -10,17 +10,23 @@ Hardening, each against a known JWT attack:
 * A token without ``exp``, expired, not yet valid, or for another issuer or
   audience is invalid. ``verify`` answers ``None`` for every invalid token and
   never says why, so it cannot be used as an oracle.
-* Keys carry a ``kid``; old keys can stay as verify-only fallbacks while a new
-  one signs, so a secret can be rotated without signing everyone out. A fallback
-  given as :class:`FallbackSecret` retires at its ``retire_after`` time: from then
-  on every token it signed is refused, so a leaked old secret stops minting
-  accepted tokens once rotation is done (RFC 8725 section 3.4's advice to retire
-  compromised keys, OWASP ASVS 6.4.2).
+* Keys carry a ``kid`` and each is pinned to one algorithm: HS256 for secrets,
+  RS256 for RSA and EdDSA for Ed25519 private keys (``tokens/keys.py``). A token
+  is checked with the key its ``kid`` names and only with that key's algorithm,
+  so an HS256 token whose HMAC key is our RSA *public* key is refused (key
+  confusion), as is a token of a key no longer configured.
+* Old keys can stay as verify-only fallbacks while a new one signs, so a key can
+  be rotated without signing everyone out. A fallback given as
+  :class:`FallbackSecret` retires at its ``retire_after`` time: from then on every
+  token it signed is refused, so a leaked old secret stops minting accepted tokens
+  once rotation is done (RFC 8725 section 3.4's advice to retire compromised
+  keys, OWASP ASVS 6.4.2). Private keys verify until they are removed from
+  ``private_keys``; :meth:`TokenIssuer.public_jwks` publishes all of them, so
+  other services verify without holding a secret.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import secrets
@@ -32,9 +38,10 @@ from typing import Any
 
 from joserfc import jws
 from joserfc.errors import JoseError
-from joserfc.jwk import OctKey
 
 from pywire_auth.exceptions import ConfigurationError, InvalidInputError, ReservedClaimError
+from pywire_auth.tokens._advice import reserved_claim_advice
+from pywire_auth.tokens.keys import KeySource, SigningKey, hmac_key, load_private_keys
 
 __all__ = ["MIN_SECRET_BYTES", "RESERVED_CLAIMS", "FallbackSecret", "TokenIssuer"]
 
@@ -49,13 +56,6 @@ RESERVED_CLAIMS = frozenset({"iss", "sub", "aud", "iat", "nbf", "exp", "jti"})
 # Tokens are small; refusing huge ones keeps a hostile request from costing
 # base64 and JSON decoding of megabytes.
 _MAX_TOKEN_LENGTH = 8192
-_ALGORITHM = "HS256"
-_ALGORITHMS = [_ALGORITHM]
-
-
-def _kid_for(secret: bytes) -> str:
-    # A short digest names the key without revealing it.
-    return hashlib.sha256(b"pywire-auth kid\x00" + secret).hexdigest()[:16]
 
 
 def _as_bytes(secret: str | bytes) -> bytes:
@@ -90,7 +90,13 @@ class FallbackSecret:
 
 
 class TokenIssuer:
-    """Issues and verifies HS256 JWTs for one issuer and default audience.
+    """Issues and verifies JWTs for one issuer and default audience.
+
+    HS256 with ``secret`` by default. With ``private_keys`` (RSA or Ed25519, as PEM
+    or JWK: see :data:`~pywire_auth.tokens.keys.KeySource`) the first private key
+    signs (RS256 or EdDSA) and the others, the secret and its fallbacks only
+    verify, until removed; :meth:`public_jwks` is the JWK Set other services verify
+    with.
 
     >>> issuer = TokenIssuer("3f9a1c7e5b2d4086c1e9a7f3b5d20c84", issuer="my-app")
     >>> token = issuer.issue("user-1", claims={"role": "admin"}, ttl=600)
@@ -100,16 +106,18 @@ class TokenIssuer:
 
     def __init__(
         self,
-        secret: str | bytes,
+        secret: str | bytes | None = None,
         *,
         issuer: str = "pywire-auth-local",
         audience: str = "",
         default_ttl: int = 900,
         leeway: int = 0,
         fallback_secrets: Sequence[str | bytes | FallbackSecret] = (),
+        private_keys: KeySource | Sequence[KeySource | SigningKey] = (),
     ) -> None:
         if not issuer:
             raise ConfigurationError("issuer must not be empty")
+        asymmetric = load_private_keys(private_keys, "private_keys")
         # (key, Unix time it retires at or None for never), per fallback.
         fallbacks = [
             (_as_bytes(f.secret), f.retires_at())
@@ -117,8 +125,15 @@ class TokenIssuer:
             else (_as_bytes(f), None)
             for f in fallback_secrets
         ]
-        keys = [_as_bytes(secret), *(key for key, _ in fallbacks)]
-        for key in keys:
+        if not secret and not asymmetric and not fallbacks:
+            raise ConfigurationError(
+                "TokenIssuer needs a secret for HS256 (generate one with: openssl rand -hex 32) "
+                "or private_keys for RS256/EdDSA"
+            )
+        hmac_secrets = ([_as_bytes(secret or b"")] if secret or not asymmetric else []) + [
+            key for key, _ in fallbacks
+        ]
+        for key in hmac_secrets:
             if len(key) < MIN_SECRET_BYTES:
                 raise ConfigurationError(
                     f"token secrets need at least {MIN_SECRET_BYTES} bytes "
@@ -131,14 +146,19 @@ class TokenIssuer:
         self.audience = audience or issuer
         self.default_ttl = default_ttl
         self.leeway = leeway
-        self._keys: dict[str, OctKey] = {_kid_for(k): OctKey.import_key(k) for k in keys}
-        self._signing_kid = _kid_for(keys[0])
-        self._header = {"alg": _ALGORITHM, "typ": "JWT", "kid": self._signing_kid}
+        # The first key signs: the first private key if any, else the secret.
+        ordered = asymmetric + [hmac_key(k) for k in hmac_secrets]
+        self._keys: dict[str, SigningKey] = {}
+        for signing_key in ordered:
+            self._keys.setdefault(signing_key.kid, signing_key)
+        self._signing = ordered[0]
+        self._header = {"alg": self._signing.alg, "typ": "JWT", "kid": self._signing.kid}
+        self._jwks = {"keys": [k.public_jwk for k in asymmetric if k.public_jwk is not None]}
         # kid -> Unix time from which the key verifies nothing; absent: never.
         self._retires: dict[str, float] = {}
-        for key, retires in fallbacks:
-            kid = _kid_for(key)
-            if kid == self._signing_kid:
+        for raw, retires in fallbacks:
+            kid = hmac_key(raw).kid
+            if kid == self._signing.kid:
                 continue  # the signing key itself never retires
             if retires is None:
                 logger.warning(
@@ -152,13 +172,30 @@ class TokenIssuer:
         # Never the secret: reprs end up in logs and tracebacks.
         return (
             f"TokenIssuer(issuer={self.issuer!r}, audience={self.audience!r}, "
-            f"kid={self._signing_kid!r})"
+            f"alg={self.algorithm!r}, kid={self.kid!r})"
         )
 
     @property
     def kid(self) -> str:
-        """The key id of the signing key, as put in each token's header."""
-        return self._signing_kid
+        """The key id of the signing key, as put in each token's header.
+
+        For a private key, its RFC 7638 thumbprint (as in :meth:`public_jwks`).
+        """
+        return self._signing.kid
+
+    @property
+    def algorithm(self) -> str:
+        """The algorithm tokens are signed with: ``HS256``, ``RS256`` or ``EdDSA``."""
+        return self._signing.alg
+
+    def public_jwks(self) -> dict[str, list[dict[str, str]]]:
+        """The JWK Set of the private keys' public parts, signing key first.
+
+        Each JWK has ``kty``, its public members, ``kid``, ``alg`` and ``use``
+        (``"sig"``), never a private member. HMAC secrets are not in it (they have
+        no public part): an HS256-only issuer gives ``{"keys": []}``.
+        """
+        return {"keys": [dict(jwk) for jwk in self._jwks["keys"]]}
 
     def issue(
         self,
@@ -177,7 +214,10 @@ class TokenIssuer:
         extra = dict(claims or {})
         reserved = RESERVED_CLAIMS.intersection(extra)
         if reserved:
-            raise ReservedClaimError(f"claims the issuer owns cannot be set: {sorted(reserved)}")
+            raise ReservedClaimError(
+                f"claims the issuer owns cannot be set: {sorted(reserved)}"
+                + reserved_claim_advice(reserved)
+            )
         now = int(time.time())
         payload = {
             **extra,
@@ -194,8 +234,9 @@ class TokenIssuer:
             body = json.dumps(payload, separators=(",", ":"), allow_nan=False)
         except (TypeError, ValueError) as exc:
             raise InvalidInputError("claims must be JSON-serializable") from exc
+        signing = self._signing
         return jws.serialize_compact(
-            self._header, body.encode(), self._keys[self._signing_kid], algorithms=_ALGORITHMS
+            self._header, body.encode(), signing.key, registry=signing.registry
         )
 
     def verify(self, token: str, *, audience: str | None = None) -> dict[str, Any] | None:
@@ -205,11 +246,13 @@ class TokenIssuer:
         try:
             obj = jws.extract_compact(token.encode("ascii"))
             header = obj.headers()
-            if header.get("alg") != _ALGORITHM:
-                return None
-            kid = header.get("kid", self._signing_kid)
+            kid = header.get("kid", self._signing.kid)
             key = self._keys.get(kid) if isinstance(kid, str) and self._live(kid) else None
-            if key is None or not jws.validate_compact(obj, key, algorithms=_ALGORITHMS):
+            # The key's own algorithm and no other (alg: none, HS256 over an RSA
+            # public key, PS256 with an RS256 key): the kid picks, the key decides.
+            if key is None or header.get("alg") != key.alg:
+                return None
+            if not jws.validate_compact(obj, key.key, registry=key.registry):
                 return None
             claims = json.loads(obj.payload or b"")
         except (JoseError, ValueError, UnicodeError, RecursionError):
