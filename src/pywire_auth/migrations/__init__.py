@@ -184,8 +184,7 @@ def _table_diffs(conn: sa.Connection) -> list[Any]:
 
 
 def _our_tables(conn: sa.Connection) -> set[str]:
-    names = sa.inspect(conn).get_table_names()
-    return {n for n in names if n.startswith(TABLE_PREFIX) and n != VERSION_TABLE}
+    return set(sa.inspect(conn).get_table_names()) & set(metadata.tables)
 
 
 def _create_missing(conn: sa.Connection) -> None:

@@ -9,6 +9,7 @@ own environment uses.
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
 __all__ = ["TABLE_PREFIX", "VERSION_TABLE", "exclude_pywire_auth", "include_pywire_auth"]
@@ -27,14 +28,23 @@ def _table_name(obj: Any, name: str | None, type_: str) -> str | None:
 
 
 def _ours(obj: Any, name: str | None, type_: str) -> bool:
-    table = _table_name(obj, name, type_)
-    return bool(table) and str(table).startswith(TABLE_PREFIX) and table != VERSION_TABLE
+    # The models' tables only: other pywire_auth_* tables (adopt_v04's backups of
+    # 0.4.0 rows) are the operator's to keep or drop, never a migration's.
+    return _table_name(obj, name, type_) in _model_tables()
+
+
+@cache
+def _model_tables() -> frozenset[str]:
+    from pywire_auth.stores._schema import metadata
+
+    return frozenset(metadata.tables)
 
 
 def include_pywire_auth(
     obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any
 ) -> bool:
-    """Alembic ``include_object``: only pywire-auth's tables and their indexes.
+    """Alembic ``include_object``: only pywire-auth's tables (as the models name them)
+    and their indexes.
 
     >>> context.configure(..., include_object=include_pywire_auth)  # doctest: +SKIP
     """
