@@ -16,6 +16,7 @@ import pytest_asyncio
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from pywire_auth.migrations import VERSION_TABLE
 from pywire_auth.stores.sqlalchemy import metadata
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
@@ -109,11 +110,12 @@ def server_url(kind: str) -> str:
 
 
 async def reset_database(url: str) -> None:
-    """Drop our tables so each test starts from an empty database."""
+    """Drop our tables and our migrations' version table: an empty database."""
     engine = create_async_engine(url)
     try:
         async with engine.begin() as conn:
             await conn.run_sync(metadata.drop_all)
+            await conn.execute(sa.text(f"DROP TABLE IF EXISTS {VERSION_TABLE}"))
     finally:
         await engine.dispose()
 

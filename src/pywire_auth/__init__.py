@@ -27,6 +27,7 @@ from pywire_auth.audit import AUDIT_LOGGER
 from pywire_auth.channels.fanout import FanoutChannel
 from pywire_auth.channels.store import StoreAuthChannel
 from pywire_auth.exceptions import (
+    AccountDisabledError,
     AdoptionError,
     AuthError,
     ConfigurationError,
@@ -104,6 +105,7 @@ __all__ = [
     "AUDIT_LOGGER",
     "ERROR_CODES",
     "LOCAL_PROVIDER",
+    "AccountDisabledError",
     "AccountOptions",
     "AdminOptions",
     "AdoptionError",

@@ -216,6 +216,26 @@ class AuthActions:
         """
         return email_hash(self._state.sessions.derive_key("audit-email"), email)
 
+    async def set_disabled(self, user_id: str, disabled: bool) -> UserRecord:
+        """Disable the user (no sign-in, every session ends, live pages sign out) or
+        enable them again.
+
+        A disabled user's password, links and claims stay; sign-ins with the right
+        password are refused with ``?error=disabled``.
+        """
+        uid = plain_user_id(user_id)
+        try:
+            user = await self._state.store.update_user(uid, disabled=disabled)
+        finally:
+            self._state.sessions.forget_user(uid)
+        if user is None:
+            raise UserNotFoundError(f"no user {user_id!r}")
+        audit("account_disable" if disabled else "account_enable", "success", user_id=uid)
+        if disabled:
+            await self._state.sessions.end_all(uid)
+            await self._state.channel.revoke(principal_user_id(uid))
+        return user
+
     async def end_sessions(self, user_id: str, *, keep: str | None = None) -> int:
         """End every session of the user but ``keep`` (a token) and sign their pages out.
 

@@ -6,8 +6,9 @@ so that any JSON formatter can ship them as they are:
 
 ========== ===============================================================
 event      ``sign_up``, ``sign_in``, ``sign_out``, ``revoke``,
-           ``password_change``, ``password_reset``, ``admin_action`` (an admin
-           page action; ``reason`` names it and the operator's principal id)
+           ``password_change``, ``password_reset``, ``account_disable``,
+           ``account_enable``, ``admin_action`` (an admin page action; ``reason``
+           names it and the operator's principal id), and the account routes' events
 outcome    ``success``, ``failure`` or ``throttled``
 user_id    the stored user id, when the user is known
 email_hash the first 16 hex digits of HMAC-SHA256(key, normalized email)
@@ -49,6 +50,8 @@ AuditEvent = Literal[
     "password_change",
     "password_reset",
     "password_forgot",
+    "account_disable",
+    "account_enable",
     "email_verification",
     "email_change",
     "account_delete",

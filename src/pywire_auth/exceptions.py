@@ -16,6 +16,7 @@ codes are part of the public contract and never change once released::
     │       └── LinkExpiredError   "token_expired"  (a genuine link past its lifetime)
     ├── UserExistsError            "exists"         (also a ValueError)
     ├── UserNotFoundError          "not_found"      (also a LookupError)
+    ├── AccountDisabledError       "disabled"       (right password, but an operator disabled it)
     ├── ThrottledError             "throttled"      (too many attempts / hashing overloaded)
     ├── StoreUnavailableError      "unavailable"    (database down, locked, timed out)
     ├── ProviderError              "provider"       (an OIDC provider's answer failed a check)
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
     from pywire_auth.stores.v04 import AdoptionReport
 
 __all__ = [
+    "AccountDisabledError",
     "AdoptionError",
     "AuthError",
     "ConfigurationError",
@@ -162,6 +164,17 @@ class UserNotFoundError(AuthError, LookupError):
     """No user has the given id."""
 
     code = "not_found"
+
+
+class AccountDisabledError(AuthError):
+    """The account was disabled by an operator (``pywire-auth users disable``).
+
+    Raised by a sign-in only after the password was checked and found right, so
+    it tells nothing to someone who does not know the password; the routes
+    redirect with ``?error=disabled``.
+    """
+
+    code = "disabled"
 
 
 class ThrottledError(AuthError):

@@ -103,8 +103,12 @@ class AuthStore(Protocol):
         name: str | None = None,
         claims: Mapping[str, JSONValue] | None = None,
         extras: Mapping[str, JSONValue] | None = None,
+        disabled: bool | None = None,
     ) -> UserRecord | None:
-        """Replace the given fields (``None`` leaves one as is); return the new record."""
+        """Replace the given fields (``None`` leaves one as is); return the new record.
+
+        ``disabled=True`` bars the user from signing in; ``False`` lets them again.
+        """
         ...
 
     async def change_email(

@@ -325,6 +325,10 @@ class SessionManager:
         if not self.is_live(record):
             await self.store.delete_session(session_id)
             return None
+        if user.disabled:
+            # Disabling ends the user's sessions; one created in a race with it
+            # (a sign-in that read the user just before) must not outlive it.
+            return None
         entry = CachedSession(record, user, principal_for(user))
         cache.put(entry, read_at=read_at, generation=generation)
         return entry

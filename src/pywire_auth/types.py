@@ -35,7 +35,8 @@ class UserRecord:
 
     ``email`` is stored normalized (see :func:`pywire_auth.normalize_email`).
     ``claims`` become claims of the user's principal; ``extras`` are free-form
-    application data that never become claims.
+    application data that never become claims. A ``disabled`` user cannot sign
+    in (``?error=disabled``), and their sessions and tokens are refused.
     """
 
     user_id: str
@@ -43,6 +44,7 @@ class UserRecord:
     name: str = ""
     claims: Mapping[str, JSONValue] = field(default_factory=dict)
     extras: Mapping[str, JSONValue] = field(default_factory=dict)
+    disabled: bool = False
 
 
 @dataclass(frozen=True, slots=True)

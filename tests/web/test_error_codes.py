@@ -50,6 +50,7 @@ async def test_vocabulary_is_closed() -> None:
         "invalid",
         "throttled",
         "unavailable",
+        "disabled",
         "cancelled",
         "provider",
         "link_required",

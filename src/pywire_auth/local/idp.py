@@ -13,6 +13,7 @@ from pywire.auth import ClaimsPrincipal
 from pywire_auth._secrets import check_secret, secret_fingerprint
 from pywire_auth.audit import audit
 from pywire_auth.exceptions import (
+    AccountDisabledError,
     AuthError,
     ConfigurationError,
     InvalidInputError,
@@ -207,7 +208,9 @@ class LocalIdP:
         Unknown emails, users without a password and wrong passwords all give
         ``None`` after exactly one Argon2 verification, so neither the answer nor
         its timing tells whether an account exists. Raises
-        :class:`~pywire_auth.ThrottledError` when too many checks are queued and
+        :class:`~pywire_auth.AccountDisabledError` when the password is right but
+        the account is disabled, :class:`~pywire_auth.ThrottledError` when too many
+        checks are queued and
         :class:`~pywire_auth.StoreUnavailableError` when the store is down.
         """
         try:
@@ -228,6 +231,10 @@ class LocalIdP:
             return None
         if not await self.hasher.verify(record.pw_hash, plain):
             return None
+        if record.user.disabled:
+            # Only after the password proved right: to anyone else a disabled
+            # account looks like every other failed sign-in (same answer, one hash).
+            raise AccountDisabledError("this account is disabled")
         if self.hasher.needs_rehash(record.pw_hash):
             await self._rehash(record.user.user_id, record.pw_hash, plain)
         return principal_for(record.user)
@@ -401,13 +408,13 @@ class LocalIdP:
     ) -> ClaimsPrincipal | None:
         """The principal of a valid token's user, with the token's own claims added.
 
-        ``None`` if the token is invalid or its user no longer exists.
+        ``None`` if the token is invalid or its user no longer exists or is disabled.
         """
         claims = self.verify_id_token(token, audience=audience)
         if claims is None:
             return None
         user = await self.store.get_user(claims["sub"])
-        if user is None:
+        if user is None or user.disabled:
             return None
         extra = {k: v for k, v in claims.items() if k not in _OWNED_CLAIMS}
         return principal_for(user, extra)

@@ -5,6 +5,7 @@ the page the form was on (same-origin ``Referer``), else ``error_next``, else th
 route's own form page, with ``?error=<code>`` from one closed vocabulary::
 
     missing  invalid_email  weak_password  exists  invalid  throttled  unavailable
+    disabled          (right password, account disabled by an operator)
     cancelled  provider  link_required  last_sign_in  (external sign-in: providers/routes.py)
     token_invalid  token_expired  wrong_password      (the account routes: account/)
 
@@ -60,6 +61,8 @@ ERROR_CODES = frozenset(
         "invalid",
         "throttled",
         "unavailable",
+        # The password was right, but an operator disabled the account.
+        "disabled",
         # External sign-in (pywire_auth.providers):
         "cancelled",
         "provider",
@@ -379,7 +382,8 @@ class LocalRoutes:
         sessions = self.state.sessions
         subject = claims["sub"]
         if SESSION_CLAIM not in claims:
-            return await self.idp.store.get_user(subject) is not None
+            user = await self.idp.store.get_user(subject)
+            return user is not None and not user.disabled
         session_id = claims[SESSION_CLAIM]
         if not isinstance(session_id, str) or not session_id:
             return False
@@ -390,6 +394,7 @@ class LocalRoutes:
         return (
             record.user_id == subject
             and user.user_id == subject
+            and not user.disabled
             and record.expires_at > sessions.now()
         )
 

@@ -14,7 +14,9 @@
      address with a password of their own, wait for the victim to sign in with
      Google, and share the account ("pre-hijacking").
 
-3. Otherwise a new user is created with the link. The provider's email is
+3. A disabled account is never signed in to, by its link or by linking
+   (``AccountDisabledError``, ``?error=disabled``).
+4. Otherwise a new user is created with the link. The provider's email is
    kept only if it is verified; identity claims (email, email_verified, name,
    picture) go on the link, never into the user's authorization claims.
 
@@ -31,7 +33,12 @@ from __future__ import annotations
 
 import uuid
 
-from pywire_auth.exceptions import InvalidInputError, LinkRequiredError, UserExistsError
+from pywire_auth.exceptions import (
+    AccountDisabledError,
+    InvalidInputError,
+    LinkRequiredError,
+    UserExistsError,
+)
 from pywire_auth.local.normalize import normalize_email
 from pywire_auth.protocols import AuthStore
 from pywire_auth.stores._limits import NAME_LENGTH
@@ -51,6 +58,9 @@ async def resolve_user(store: AuthStore, identity: ExternalIdentity, *, trust_em
     """The stored user id for ``identity``, linking or creating as the rules above say."""
     user = await store.get_user_by_link(identity.provider, identity.subject)
     if user is not None:
+        if user.disabled:
+            # The provider vouched for who they are; the operator said no.
+            raise AccountDisabledError(f"{identity.provider}: this account is disabled")
         await refresh_identity(store, identity, user)
         return user.user_id
     email = _normalized(identity.email)
@@ -63,6 +73,8 @@ async def resolve_user(store: AuthStore, identity: ExternalIdentity, *, trust_em
                 and identity.email_verified
                 and existing.claims.get("email_verified") is True
             ):
+                if existing.disabled:
+                    raise AccountDisabledError(f"{identity.provider}: this account is disabled")
                 await store.add_link(
                     ProviderLink(identity.provider, identity.subject, existing.user_id, link_claims)
                 )

@@ -58,6 +58,7 @@ PROVIDER_ERROR_CODES = (
             "throttled",
             "exists",
             "last_sign_in",
+            "disabled",
         }
     )
     & ERROR_CODES

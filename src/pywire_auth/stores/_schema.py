@@ -4,6 +4,7 @@ Names and columns are fixed by the public documentation, so existing databases
 and Alembic migrations keep working::
 
     pywire_auth_users           user_id | email | name | claims (JSON) | extras (JSON)
+                                | disabled
     pywire_auth_credentials     user_id | pw_hash
     pywire_auth_provider_links  provider | subject | user_id | claims (JSON)
 
@@ -41,6 +42,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Column,
     ForeignKey,
     Index,
@@ -48,8 +50,9 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    false,
 )
-from sqlalchemy.dialects import mysql
+from sqlalchemy.dialects import mssql, mysql
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
@@ -65,6 +68,8 @@ from pywire_auth.stores._limits import (
 )
 
 __all__ = [
+    "MSSQL_EXACT_COLLATION",
+    "ExactText",
     "credentials",
     "events",
     "metadata",
@@ -75,14 +80,16 @@ __all__ = [
 ]
 
 
-class _ExactText(TypeDecorator[str]):
+class ExactText(TypeDecorator[str]):
     """A string column compared byte for byte on every backend.
 
     MySQL/MariaDB compare strings case- and accent-insensitively, and ignore trailing
     spaces, under their default collations; even ``utf8mb4_bin`` pads. That would
     make ``A@x.io`` collide with ``a@x.io`` (or ``x`` with ``x ``) as identities
     and in the rehash compare-and-set. There, the value is stored as UTF-8 in a
-    VARBINARY column instead; everywhere else it is a plain VARCHAR.
+    VARBINARY column instead. SQL Server gets NVARCHAR with a binary collation
+    (exact but for trailing spaces, which SQL Server's ``=`` always ignores; see
+    docs/operations.md); everywhere else it is a plain VARCHAR.
     """
 
     impl = String
@@ -96,6 +103,14 @@ class _ExactText(TypeDecorator[str]):
         if dialect.name in _MYSQL_DIALECTS:
             # utf8mb4 needs up to four bytes per character.
             return dialect.type_descriptor(mysql.VARBINARY(self.length * 4))
+        if dialect.name == "mssql":
+            # SQL Server's default collations fold case and accents. A binary
+            # collation compares code points; NVARCHAR (2 bytes per unit) keeps
+            # the widest key, the links' (64 + 255) * 2 bytes, under the 900-byte
+            # index limit, where UTF-8 in VARBINARY would need 1,276.
+            return dialect.type_descriptor(
+                mssql.NVARCHAR(self.length, collation=MSSQL_EXACT_COLLATION)
+            )
         return dialect.type_descriptor(String(self.length))
 
     def process_bind_param(self, value: str | None, dialect: Dialect) -> Any:
@@ -110,10 +125,12 @@ class _ExactText(TypeDecorator[str]):
 
 
 _MYSQL_DIALECTS = ("mysql", "mariadb")
+#: Case- and accent-sensitive, code point by code point (SQL Server 2008 and later).
+MSSQL_EXACT_COLLATION = "Latin1_General_100_BIN2"
 
 
-def _key(length: int) -> _ExactText:
-    return _ExactText(length)
+def _key(length: int) -> ExactText:
+    return ExactText(length)
 
 
 metadata = MetaData()
@@ -126,6 +143,8 @@ users = Table(
     Column("name", String(NAME_LENGTH), nullable=False, default=""),
     Column("claims", JSON, nullable=False),
     Column("extras", JSON, nullable=False),
+    # Last, so the hot queries' column positions before it never move (revision 0002).
+    Column("disabled", Boolean, nullable=False, default=False, server_default=false()),
 )
 # Email lookups, and the admin page's keyset pages (ordered by email, ties by
 # user_id) read this index in order: no sort, whatever page, at any table size.

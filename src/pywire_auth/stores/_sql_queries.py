@@ -20,6 +20,7 @@ from pywire_auth.types import ProviderLink, UserRecord
 __all__ = [
     "LOGIN_QUERY",
     "SESSION_USER_QUERY",
+    "USER_COLUMNS",
     "USER_QUERY",
     "insert_link",
     "user_exists",
@@ -67,7 +68,14 @@ async def user_exists(conn: AsyncConnection, user_id: str) -> bool:
     return await conn.scalar(query) is not None
 
 
+#: How many leading values of a hot query's row are the user's columns.
+USER_COLUMNS = len(users.columns)
+
+
 def user_from_values(values: Sequence[Any]) -> UserRecord:
     # The hot queries select the user's columns first, in table order.
-    user_id, email, name, claims, extras = values[:5]
-    return UserRecord(user_id, email, name, json_value(claims), json_value(extras))
+    user_id, email, name, claims, extras, disabled = values[:USER_COLUMNS]
+    # Raw driver rows give SQLite's 0/1 (and MariaDB's TINYINT) as ints.
+    return UserRecord(
+        user_id, email, name, json_value(claims), json_value(extras), disabled=bool(disabled)
+    )

@@ -75,6 +75,8 @@ def check_user(user: UserRecord) -> None:
     check_text("name", user.name, NAME_LENGTH, required=False)
     check_json("claims", user.claims)
     check_json("extras", user.extras)
+    if not isinstance(user.disabled, bool):
+        raise InvalidInputError("disabled must be True or False")
 
 
 def check_link(link: ProviderLink) -> None:

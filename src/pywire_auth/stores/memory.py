@@ -133,6 +133,7 @@ class MemoryAuthStore:
         name: str | None = None,
         claims: Mapping[str, JSONValue] | None = None,
         extras: Mapping[str, JSONValue] | None = None,
+        disabled: bool | None = None,
     ) -> UserRecord | None:
         """Replace the given fields; ``None`` if the user is missing."""
         user = self._users.get(user_id)
@@ -143,6 +144,7 @@ class MemoryAuthStore:
             name=user.name if name is None else name,
             claims=user.claims if claims is None else claims,
             extras=user.extras if extras is None else extras,
+            disabled=user.disabled if disabled is None else bool(disabled),
         )
         check_user(updated)
         self._users[user_id] = _frozen_copy(updated)

@@ -34,6 +34,7 @@ from pywire_auth.exceptions import (
     UserExistsError,
     UserNotFoundError,
 )
+from pywire_auth.migrations import ensure_schema, schema_lock
 from pywire_auth.stores._hot_reads import (
     DRIVER_ERRORS,
     HotQuery,
@@ -66,12 +67,12 @@ from pywire_auth.stores._sql_engine import (
 from pywire_auth.stores._sql_queries import (
     LOGIN_QUERY,
     SESSION_USER_QUERY,
+    USER_COLUMNS,
     USER_QUERY,
     insert_link,
     user_exists,
     user_from_values,
 )
-from pywire_auth.stores._v04_detect import refuse_v04
 from pywire_auth.stores._validate import (
     NOT_A_WAY_IN,
     check_limit,
@@ -94,19 +95,6 @@ from pywire_auth.types import (
 __all__ = ["SQLAlchemyAuthStore", "metadata"]
 
 _T = TypeVar("_T")
-
-
-def _create_schema(conn: sa.Connection) -> None:
-    """Create missing tables, then missing indexes of tables that already existed.
-
-    ``create_all`` adds indexes only to the tables it creates, so a database made by
-    an older version would never get an index added since (``expires_at``).
-    """
-    refuse_v04(conn)
-    metadata.create_all(conn, checkfirst=True)
-    for table in metadata.sorted_tables:
-        for index in table.indexes:
-            index.create(conn, checkfirst=True)
 
 
 class SQLAlchemyAuthStore:
@@ -170,7 +158,11 @@ class SQLAlchemyAuthStore:
         return self._timeout
 
     async def create_tables(self) -> None:
-        """Create the tables if they do not exist (done automatically on first use)."""
+        """Create the tables, or migrate them to this version (done on first use).
+
+        Records the schema's revision in ``pywire_auth_alembic_version``, so
+        ``pywire-auth db upgrade`` later knows where it stands.
+        """
         async with self._schema_lock:
             if self._schema_ready:
                 return
@@ -188,8 +180,8 @@ class SQLAlchemyAuthStore:
 
     async def _create_all(self) -> None:
         try:
-            async with self._mapped_errors(), self._engine.begin() as conn:
-                await conn.run_sync(_create_schema)
+            async with schema_lock(), self._mapped_errors(), self._engine.begin() as conn:
+                await conn.run_sync(ensure_schema)
         except exc.IntegrityError as err:
             # PostgreSQL reports two processes creating one table or index at once
             # as a duplicate in its catalog; the next pass finds it there.
@@ -302,6 +294,7 @@ class SQLAlchemyAuthStore:
                     name=user.name,
                     claims=dict(user.claims),
                     extras=dict(user.extras),
+                    disabled=bool(user.disabled),
                 )
             )
             # The primary key on (provider, subject) decides races: of two
@@ -332,7 +325,7 @@ class SQLAlchemyAuthStore:
     async def get_login(self, provider: str, subject: str) -> LoginRecord | None:
         """User and password hash for an identity, in one indexed query."""
         row = await self._hot_row(self._hot_login, {"provider": provider, "subject": subject})
-        return LoginRecord(user=user_from_values(row), pw_hash=row[5]) if row else None
+        return LoginRecord(user=user_from_values(row), pw_hash=row[USER_COLUMNS]) if row else None
 
     async def get_password_hash(self, user_id: str) -> str | None:
         """The user's hash, or ``None``."""
@@ -373,6 +366,7 @@ class SQLAlchemyAuthStore:
         name: str | None = None,
         claims: Mapping[str, JSONValue] | None = None,
         extras: Mapping[str, JSONValue] | None = None,
+        disabled: bool | None = None,
     ) -> UserRecord | None:
         """Replace the given fields; ``None`` if the user is missing."""
         check_user(
@@ -385,6 +379,8 @@ class SQLAlchemyAuthStore:
             values["claims"] = dict(claims)
         if extras is not None:
             values["extras"] = dict(extras)
+        if disabled is not None:
+            values["disabled"] = bool(disabled)
 
         async def work(conn: AsyncConnection) -> Row[Any] | None:
             if values:
@@ -631,7 +627,8 @@ class SQLAlchemyAuthStore:
         row = await self._hot_row(self._hot_session, {"session_id": session_id})
         if row is None:
             return None
-        session = SessionRecord(row[5], row[0], int(row[6]), int(row[7]))
+        session_id, created_at, expires_at = row[USER_COLUMNS : USER_COLUMNS + 3]
+        session = SessionRecord(session_id, row[0], int(created_at), int(expires_at))
         return session, user_from_values(row)
 
     async def touch_session(self, session_id: str, expires_at: int) -> bool:
@@ -728,6 +725,13 @@ class SQLAlchemyAuthStore:
             return int((await conn.execute(doomed)).rowcount)
 
         return await self._transact(work)
+
+    # Operator queries (the pywire-auth command line) ---------------------------
+
+    async def count_users(self) -> int:
+        """How many users the store holds."""
+        row = await self._row(sa.select(sa.func.count()).select_from(users))
+        return int(row[0]) if row is not None else 0
 
     async def close(self) -> None:
         """Dispose the engine if this store created it; a shared engine is left alone.

@@ -235,6 +235,34 @@ class AuthStoreContract:
         assert (renamed.name, dict(renamed.extras)) == ("Annie", {})
         assert await store.update_user("missing", name="x") is None
 
+    async def test_disabled_flag_round_trips_through_every_lookup(self, store: AuthStore) -> None:
+        user = _user(claims={"role": "viewer"})
+        await store.create_user(user, link=_local(user), pw_hash="$argon2id$fake")
+        assert (await store.get_user(user.user_id)).disabled is False  # type: ignore[union-attr]
+        disabled = await store.update_user(user.user_id, disabled=True)
+        assert disabled == UserRecord(
+            user.user_id, user.email, claims={"role": "viewer"}, disabled=True
+        )
+        assert await store.get_user(user.user_id) == disabled
+        login = await store.get_login(LOCAL_PROVIDER, user.email)
+        assert login is not None
+        assert (login.user, login.pw_hash) == (disabled, "$argon2id$fake")
+        if isinstance(store, SessionStore):
+            record = SessionRecord("d" * 64, user.user_id, 1, 2)
+            await store.create_session(record)
+            assert await store.get_session_user("d" * 64) == (record, disabled)
+        # Other updates leave the flag alone; False lets the user in again.
+        renamed = await store.update_user(user.user_id, name="Ann")
+        assert renamed is not None
+        assert renamed.disabled is True
+        enabled = await store.update_user(user.user_id, disabled=False)
+        assert enabled is not None
+        assert enabled.disabled is False
+        assert await store.get_user(user.user_id) == enabled
+        born_disabled = _user("bo@example.com", disabled=True)
+        await store.create_user(born_disabled, link=_local(born_disabled))
+        assert await store.get_user(born_disabled.user_id) == born_disabled
+
     async def test_links(self, store: AuthStore) -> None:
         user = _user()
         await store.create_user(user, link=_local(user))
