@@ -354,6 +354,37 @@ async def test_delete_needs_confirmation_then_removes_the_account(app_factory: A
     assert query_of(again)["error"] == ["not_found"]
 
 
+async def test_disable_signs_the_account_out_and_refuses_its_password_until_enabled(
+    app_factory: AppFactory,
+) -> None:
+    web = await admin_app(app_factory)
+    admin, _ = await signed_in(web, "root@example.com", role="admin")
+    victim, ann = await signed_in(web, "ann@example.com")
+    assert 'action="' + user_url(ann) + '/disable"' in (await admin.get(user_url(ann))).text
+    async with events_for(web, ann) as events:
+        response = await post_form(admin, user_url(ann) + "/disable", {})
+        assert query_of(response)["done"] == ["disabled"]
+        assert (await next_event(events)).kind == "revoke"
+    assert await signed_in_as(victim) is None
+    credentials = {"email": "ann@example.com", "password": PASSWORD}
+    refused = await post_form(web.client(), "/auth/local/login", credentials)
+    assert query_of(refused)["error"] == ["disabled"]
+    page = (await admin.get(user_url(ann))).text
+    assert "<td>disabled</td>" in page
+    assert 'action="' + user_url(ann) + '/enable"' in page
+    enabled = await post_form(admin, user_url(ann) + "/enable", {})
+    assert query_of(enabled)["done"] == ["enabled"]
+    browser = web.client()
+    await post_form(browser, "/auth/local/login", credentials)
+    assert await signed_in_as(browser) == "ann@example.com"
+    # Cross-site, it changes nothing.
+    forged = await post_form(
+        admin, user_url(ann) + "/disable", {}, headers={"Origin": "https://evil.example"}
+    )
+    assert forged.status_code == 403
+    assert await signed_in_as(browser) == "ann@example.com"
+
+
 # Pages ---------------------------------------------------------------------------------
 
 

@@ -180,7 +180,13 @@ def account_page(
         f"<tr><th>Email</th><td>{h(user.email or '(no email)')}</td></tr>"
         f"<tr><th>Name</th><td>{h(user.name)}</td></tr>"
         f"<tr><th>User id</th><td><code>{h(user.user_id)}</code></td></tr>"
+        f"<tr><th>State</th><td>{'disabled' if user.disabled else 'active'}</td></tr>"
         "</table>"
+    )
+    switch = (
+        _button_form(f"{here}/enable", "Enable account", {}, danger=False)
+        if user.disabled
+        else _button_form(f"{here}/disable", "Disable account", {}, danger=True)
     )
     link_rows = "".join(
         f"<tr><td>{h(link.provider)}</td><td><code>{h(link.subject)}</code></td></tr>"
@@ -241,7 +247,7 @@ def account_page(
         f"<h1>{h(user.email or user.user_id)}</h1>"
         + _note(message)
         + _note(error, error=True)
-        + f"<section><h2>Account</h2>{details}</section>"
+        + f"<section><h2>Account</h2>{details}<p>{switch}</p></section>"
         + f"<section><h2>Linked identities</h2>{links_html}</section>"
         + f"<section><h2>Claims</h2>{claims_html}<p>{grant}</p></section>"
         + f"<section><h2>Sessions</h2>{sessions_html}<p>{revoke}</p></section>"

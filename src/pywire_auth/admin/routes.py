@@ -56,6 +56,8 @@ DONE_MESSAGES: Mapping[str, str] = {
     "sessions_revoked": "Every session of this account was ended.",
     "session_revoked": "The session was ended.",
     "deleted": "The account was deleted.",
+    "disabled": "The account was disabled: it cannot sign in, and its sessions ended.",
+    "enabled": "The account was enabled again.",
 }
 #: What ``?error=`` may say.
 ERROR_MESSAGES: Mapping[str, str] = {
@@ -112,6 +114,8 @@ class AdminRoutes:
             "revoke-sessions": self._revoke_sessions,
             "revoke-session": self._revoke_session,
             "delete": self._delete,
+            "disable": self._disable,
+            "enable": self._enable,
         }
         routes = [
             Route(self._base, self._page(self._users), methods=_ALL_METHODS),
@@ -281,6 +285,14 @@ class AdminRoutes:
         if not await self._actions.end_session(user_id, fields.get("session", "")):
             raise UserNotFoundError("no such session")  # shown as "not_found"
         return "session_revoked"
+
+    async def _disable(self, user_id: str, _fields: dict[str, str]) -> str:
+        await self._actions.set_disabled(user_id, True)
+        return "disabled"
+
+    async def _enable(self, user_id: str, _fields: dict[str, str]) -> str:
+        await self._actions.set_disabled(user_id, False)
+        return "enabled"
 
     async def _delete(self, user_id: str, fields: dict[str, str]) -> str:
         if fields.get("confirm") != "yes":
