@@ -1,7 +1,9 @@
-"""``pywire-auth db upgrade|downgrade|current|check``: the schema's Alembic migrations."""
+"""``pywire-auth db upgrade|downgrade|current|check|adopt``: the schema's migrations, and
+adopting a database that pywire-auth 0.4.0 created."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
@@ -11,9 +13,11 @@ import sqlalchemy as sa
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from pywire_auth import migrations
-from pywire_auth.cli._runtime import EXIT_DRIFT, Cli, json_option, pass_cli
+from pywire_auth.cli._runtime import EXIT_DRIFT, EXIT_FAILURE, Cli, json_option, pass_cli
+from pywire_auth.exceptions import AdoptionError
 from pywire_auth.stores._sql_engine import mapped_errors
 from pywire_auth.stores.sqlalchemy import SQLAlchemyAuthStore
+from pywire_auth.stores.v04 import AdoptionReport, adopt_v04
 
 __all__ = ["db"]
 
@@ -147,3 +151,30 @@ def check(cli: Cli) -> None:
     cli.emit({"ok": not diffs, "diffs": diffs}, human)
     if diffs:
         raise SystemExit(EXIT_DRIFT)
+
+
+@db.command()
+@click.option("--dry-run", is_flag=True, help="Read everything and report; change nothing.")
+@json_option
+@pass_cli
+def adopt(cli: Cli, dry_run: bool) -> None:
+    """Convert a database that pywire-auth 0.4.0 made (stop the app and back it up first).
+
+    Accounts whose emails differ only in case are listed, never merged: then nothing
+    is changed and the exit code is 1. Running it on an adopted database does nothing.
+    """
+
+    async def work() -> AdoptionReport:
+        try:
+            return await adopt_v04(cli.url, dry_run=dry_run)
+        except AdoptionError as err:
+            found = err.report
+            if found is not None:
+                cli.emit(dataclasses.asdict(found), lambda: cli.err.print(str(found)))
+            cli.fail(EXIT_FAILURE, err.code, str(err))
+
+    report = cli.run(work)
+    cli.emit(
+        dataclasses.asdict(report),
+        lambda: cli.out.print(str(report), soft_wrap=True, markup=False, highlight=False),
+    )
