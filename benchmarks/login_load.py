@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import socket
 import statistics
@@ -21,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -103,22 +105,41 @@ async def login_load(base: str, logins: int, concurrency: int) -> tuple[float, l
                 failures += 1
             client.cookies.clear()  # every login is a fresh browser
 
+    elapsed, samples = await run_clients(base, concurrency, worker)
+    return logins / elapsed, samples, failures
+
+
+async def run_clients(
+    base: str,
+    concurrency: int,
+    worker: Callable[[httpx.AsyncClient], Awaitable[None]],
+    *,
+    client_timeout: float = 120,
+    probe_interval: float = PROBE_INTERVAL,
+    during: contextlib.AbstractContextManager[object] | None = None,
+) -> tuple[float, list[float]]:
+    """Run ``worker`` on ``concurrency`` clients while a prober GETs the home page.
+
+    Returns the seconds the workers took and the prober's latencies. ``during``
+    is entered only while the workers run (a sampler).
+    """
     # Clients are made before the clock starts: building one loads TLS settings,
     # which would stall this process's loop and be misread as server latency.
-    clients = [httpx.AsyncClient(timeout=120) for _ in range(concurrency)]
+    clients = [httpx.AsyncClient(timeout=client_timeout) for _ in range(concurrency)]
     stop = asyncio.Event()
     try:
-        async with httpx.AsyncClient(timeout=120) as prober:
-            probe = asyncio.create_task(page_latencies(prober, base, stop))
-            start = time.perf_counter()
-            await asyncio.gather(*(worker(client) for client in clients))
-            elapsed = time.perf_counter() - start
+        async with httpx.AsyncClient(timeout=client_timeout) as prober:
+            probe = asyncio.create_task(page_latencies(prober, base, stop, probe_interval))
+            with during or contextlib.nullcontext():
+                start = time.perf_counter()
+                await asyncio.gather(*(worker(client) for client in clients))
+                elapsed = time.perf_counter() - start
             stop.set()
             samples = await probe
     finally:
         for client in clients:
             await client.aclose()
-    return logins / elapsed, samples, failures
+    return elapsed, samples
 
 
 def ms(samples: list[float], q: float) -> str:

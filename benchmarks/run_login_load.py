@@ -48,10 +48,10 @@ from login_load import (
     _verify_until,
     free_port,
     ms,
-    page_latencies,
     page_latencies_for,
     raw_rate,
     raw_verifies_per_second,
+    run_clients,
     wait_ready,
 )
 
@@ -236,21 +236,9 @@ async def logins(
                 failures[location.split("error=", 1)[1].split("&", 1)[0]] += 1
             client.cookies.clear()  # every login is a fresh browser
 
-    # Clients are made before the clock starts (building one loads TLS settings).
-    clients = [httpx.AsyncClient(timeout=300) for _ in range(concurrency)]
-    stop = asyncio.Event()
-    try:
-        async with httpx.AsyncClient(timeout=300) as prober:
-            probe = asyncio.create_task(page_latencies(prober, base, stop, PROBE_INTERVAL))
-            with sampler:  # samples only while the logins run
-                start = time.perf_counter()
-                await asyncio.gather(*(worker(client) for client in clients))
-                elapsed = time.perf_counter() - start
-            stop.set()
-            samples = await probe
-    finally:
-        for client in clients:
-            await client.aclose()
+    elapsed, samples = await run_clients(
+        base, concurrency, worker, client_timeout=300, probe_interval=PROBE_INTERVAL, during=sampler
+    )
     return count / elapsed, samples, failures
 
 
