@@ -111,13 +111,19 @@ class ServerProcess:
 
     Subclasses give :meth:`command` (the port is known by then) and may narrow
     :meth:`ready_to_probe`. The child's environment is ours without
-    :data:`SCRUBBED_ENV` (and ``scrub_prefixes``), plus ``extra_env``.
+    :data:`SCRUBBED_ENV` (and ``scrub``, ``scrub_prefixes``), plus ``extra_env``.
     """
 
     start_timeout = 60.0
     stop_timeout = 15.0
     probe_timeout = 2.0
     poll_interval = 0.2
+    #: The path that must answer 200 before the server counts as started.
+    probe_path = "/"
+    #: Bind the listening socket here and hand it to the child (as
+    #: :attr:`listen_fd`, for :meth:`command`): the port is known before the
+    #: child starts and nobody can take it meanwhile.
+    bind_socket = False
 
     def __init__(
         self,
@@ -128,6 +134,7 @@ class ServerProcess:
         port: int | None = None,
         extra_env: Mapping[str, str] | None = None,
         scrub_prefixes: tuple[str, ...] = (),
+        scrub: tuple[str, ...] = (),
         label: str | None = None,
     ) -> None:
         self.cwd = cwd
@@ -135,7 +142,9 @@ class ServerProcess:
         self.label = label or name
         self.log_path = log_path or cwd / f"{name}.log"
         self.extra_env = dict(extra_env or {})
+        self.scrub = (*SCRUBBED_ENV, *scrub)
         self.scrub_prefixes = scrub_prefixes
+        self.listen_fd = -1
         # A port chosen up front lets the app's .env name its own URL (the
         # public base URL of mailed links); otherwise a new one each start.
         self._fixed_port = port
@@ -190,7 +199,7 @@ class ServerProcess:
         env = {
             key: value
             for key, value in os.environ.items()
-            if key not in SCRUBBED_ENV and not key.startswith(self.scrub_prefixes)
+            if key not in self.scrub and not key.startswith(self.scrub_prefixes)
         }
         env.update(self.extra_env)
         env.update(PYTHONUNBUFFERED="1", NO_COLOR="1", TERM="dumb", COLUMNS="200")
@@ -198,28 +207,48 @@ class ServerProcess:
         return env
 
     def start(self) -> None:
-        """Start the command on a free port; wait until ``GET /`` answers 200."""
+        """Start the command on a free port; wait until :attr:`probe_path` answers 200."""
         if self.proc is not None:
             raise ServerError(f"{self.name} already running")
-        self.port = self._fixed_port or free_port(_USED_PORTS)
-        self.starts += 1
-        cmd = self.command()
-        if not Path(cmd[0]).exists():
-            raise ServerError(f"{cmd[0]} not found")
-        with self.log_path.open("ab") as log:
-            log.write(f"\n===== start #{self.starts}: {' '.join(cmd)} =====\n".encode())
-            log.flush()
-            self._log_offset = log.tell()
-            self.proc = subprocess.Popen(
-                cmd,
-                cwd=self.cwd,
-                env=self.environment(),
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+        listener = self._listen() if self.bind_socket else None
+        try:
+            if listener is None:
+                self.port = self._fixed_port or free_port(_USED_PORTS)
+            self.starts += 1
+            cmd = self.command()
+            if not Path(cmd[0]).exists():
+                raise ServerError(f"{cmd[0]} not found")
+            with self.log_path.open("ab") as log:
+                log.write(f"\n===== start #{self.starts}: {' '.join(cmd)} =====\n".encode())
+                log.flush()
+                self._log_offset = log.tell()
+                self.proc = subprocess.Popen(
+                    cmd,
+                    cwd=self.cwd,
+                    env=self.environment(),
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    pass_fds=() if listener is None else (listener.fileno(),),
+                    start_new_session=True,
+                )
+        finally:
+            if listener is not None:
+                listener.close()  # the child has its own copy now
+                self.listen_fd = -1
         self._wait_ready()
+
+    def _listen(self) -> socket.socket:
+        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            listener.bind(("127.0.0.1", self._fixed_port or 0))
+            listener.listen(128)
+        except OSError:
+            listener.close()
+            raise
+        self.port = int(listener.getsockname()[1])
+        self.listen_fd = listener.fileno()
+        return listener
 
     def _wait_ready(self) -> None:
         assert self.proc is not None
@@ -233,8 +262,9 @@ class ServerProcess:
                 raise self.fail(f"{label} exited with code {code} before answering")
             if self.ready_to_probe():
                 try:
-                    # Always http://127.0.0.1:<port>/, built here.
-                    with urllib.request.urlopen(self.url("/"), timeout=self.probe_timeout) as r:  # noqa: S310
+                    # Always http://127.0.0.1:<port>/..., built here.
+                    probe = self.url(self.probe_path)
+                    with urllib.request.urlopen(probe, timeout=self.probe_timeout) as r:  # noqa: S310
                         if r.status == 200:
                             return
                         last = f"HTTP {r.status}"
@@ -245,7 +275,7 @@ class ServerProcess:
             time.sleep(self.poll_interval)
         self.stop()
         raise self.fail(
-            f"{label} did not answer GET / on {self.base_url} within "
+            f"{label} did not answer GET {self.probe_path} on {self.base_url} within "
             f"{self.start_timeout:.0f} s (last: {last})"
         )
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Iterator
+from collections.abc import Generator
 from pathlib import Path
 
 import pytest
@@ -158,7 +158,7 @@ def attach_server_log(request: pytest.FixtureRequest, server: ServerProcess) -> 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
-) -> Iterator[pytest.TestReport]:
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     """Attach the log of every server the failed test used (:func:`attach_server_log`)."""
     report: pytest.TestReport = yield
     if report.failed:
