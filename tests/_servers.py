@@ -12,7 +12,8 @@ the browser tests' ``pywire dev``, ``scripts/screenshots.py``):
 * :class:`ServerProcess`: a command started in its own process group on a free
   loopback port, its output in a log file; :meth:`~ServerProcess.start` waits
   until ``GET /`` answers 200, :meth:`~ServerProcess.stop` ends the whole group,
-  and every failure raises :class:`ServerError` carrying the log.
+  and every failure raises :class:`ServerError` carrying the log. ``with server:``
+  starts it and stops it after.
 
 Nothing here imports pytest: a fixture turns :class:`ServerError` into a test
 failure, a script into its exit message. (``tests/backends/_servers.py`` is a
@@ -34,6 +35,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import Self
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "local_idp"
@@ -301,6 +303,18 @@ class ServerProcess:
             log.write(
                 f"\n===== stopped #{self.starts}: exit code {proc.returncode} =====\n".encode()
             )
+
+    def __enter__(self) -> Self:
+        """Start (and, if that fails half-way, stop) the server."""
+        try:
+            self.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop()
 
     def restart(self) -> None:
         """A new process on the same folder (same ``.env``, same database)."""

@@ -77,11 +77,8 @@ def serve(request: pytest.FixtureRequest, app_dir: Path) -> Generator[DevServer,
     """A fixture's body: ``pywire dev`` on ``app_dir``, its log attached, stopped after."""
     server = DevServer(app_dir)
     attach_server_log(request, server)
-    try:
-        server.start()
+    with server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture

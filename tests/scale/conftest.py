@@ -26,12 +26,8 @@ def shared_run_server(tmp_path_factory: pytest.TempPathFactory) -> Generator[Run
     app_dir = make_app_dir(
         tmp_path_factory.mktemp("run") / "local_idp", "sqlite+aiosqlite:///./local-auth.db"
     )
-    server = RunServer(app_dir)
-    try:
-        server.start()
+    with RunServer(app_dir) as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture
