@@ -1,7 +1,8 @@
 """Real server processes for tests, benchmarks and scripts: start, wait, log, stop.
 
 One place owns the life of a server subprocess (the scale tests' ``pywire run``,
-the browser tests' ``pywire dev``, ``scripts/screenshots.py``):
+the browser tests' ``pywire dev``, tests/web's uvicorn ``LiveServer``,
+``scripts/screenshots.py``):
 
 * :func:`free_port`: a loopback port nobody listens on (and, for servers, one no
   earlier server of this process used: ``pywire dev`` checks its port without
@@ -9,9 +10,11 @@ the browser tests' ``pywire dev``, ``scripts/screenshots.py``):
 * :func:`copy_example` / :func:`fresh_env_lines`: ``examples/local_idp`` copied
   to a folder of its own with a fresh ``.env``, so its SQLite file and
   ``.pywire/`` land there.
+* :class:`PywireServer`: ``pywire run`` / ``pywire dev`` on an app folder.
 * :class:`ServerProcess`: a command started in its own process group on a free
-  loopback port, its output in a log file; :meth:`~ServerProcess.start` waits
-  until ``GET /`` answers 200, :meth:`~ServerProcess.stop` ends the whole group,
+  loopback port (or on a socket bound here and handed over), its output in a log
+  file; :meth:`~ServerProcess.start` waits until ``GET /`` (or its
+  ``probe_path``) answers 200, :meth:`~ServerProcess.stop` ends the whole group,
   and every failure raises :class:`ServerError` carrying the log. ``with server:``
   starts it and stops it after.
 
@@ -162,7 +165,7 @@ class ServerProcess:
         raise NotImplementedError
 
     def ready_to_probe(self) -> bool:
-        """Whether to try ``GET /`` yet (a multi-worker server waits for its workers)."""
+        """Whether to probe yet (a multi-worker server waits for all its workers)."""
         return True
 
     # Addresses and log --------------------------------------------------------------
