@@ -82,13 +82,7 @@ def dev_server(app_dir: Path) -> Iterator[str]:
 
 
 async def _register(page: Page, base: str) -> None:
-    await page.goto(base + "/register")
-    form = page.locator('form[action="/auth/local/register"]')
-    await form.locator('input[name="email"]').fill(EMAIL)
-    await form.locator('input[name="password"]').fill(PASSWORD)
-    await form.locator('input[name="name"]').fill(NAME)
-    async with page.expect_navigation():
-        await form.locator('button[type="submit"]').click()
+    await _sign_up(page, base, EMAIL, NAME)
     if not page.url.endswith("/profile"):
         sys.exit(f"registration did not land on /profile but on {page.url}")
 
