@@ -19,53 +19,27 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import os
-import secrets
-import shutil
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
-from playwright.async_api import Browser, Page, async_playwright
+from playwright.async_api import Browser, Page
 
 ROOT = Path(__file__).resolve().parents[1]
-EXAMPLE = ROOT / "examples" / "local_idp"
+# The server and browser helpers live with the tests: run from anywhere.
+sys.path.insert(0, str(ROOT))
+
+from tests._chromium import chromium_executable, chromium_missing, launch_chromium  # noqa: E402
+from tests._servers import EXAMPLE, PywireServer, ServerError, copy_example  # noqa: E402
+
 DEFAULT_OUT = ROOT / "docs" / "screenshots"
 VIEWPORT = {"width": 800, "height": 600}
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-dev-shm-usage",
-]
-START_TIMEOUT = 60.0
 NAV_TIMEOUT_MS = 15_000
 
 EMAIL = "ann@example.com"
 NAME = "Ann Example"
 PASSWORD = "a long and quiet passphrase"  # noqa: S105 - a throwaway user in a temp database
-
-# The app must take these from its own .env only (real variables would win).
-_SCRUBBED_ENV = (
-    "PYWIRE_SESSION_SECRET",
-    "LOCAL_IDP_SECRET",
-    "LOCAL_AUTH_DB",
-    "PYWIRE_MODE",
-    "PYWIRE_SECRET_KEY",
-    "REDIS_URL",
-    "FLY_REDIS_URL",
-)
 
 #: (file name, path, signed in?) in the order they are captured.
 SHOTS = (
@@ -93,81 +67,22 @@ ADMIN_ACCOUNTS = (
 )
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _copy_example(dest: Path) -> None:
-    shutil.copy2(EXAMPLE / "main.py", dest / "main.py")
-    shutil.copy2(EXAMPLE / "pyproject.toml", dest / "pyproject.toml")
-    shutil.copytree(EXAMPLE / "src" / "pages", dest / "src" / "pages")
-    (dest / ".env").write_text(
-        f"PYWIRE_SESSION_SECRET={secrets.token_hex(32)}\n"
-        f"LOCAL_IDP_SECRET={secrets.token_hex(32)}\n"
-        "LOCAL_AUTH_DB=sqlite+aiosqlite:///./local-auth.db\n"
-    )
-
-
-def _wait_ready(proc: subprocess.Popen[bytes], url: str, log: Path) -> None:
-    deadline = time.monotonic() + START_TIMEOUT
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            sys.exit(f"pywire dev exited with {proc.returncode}:\n{log.read_text()}")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - loopback URL built here
-                if response.status == 200:
-                    return
-        except (OSError, urllib.error.URLError):
-            pass
-        time.sleep(0.2)
-    sys.exit(f"pywire dev did not answer {url} within {START_TIMEOUT:.0f} s:\n{log.read_text()}")
-
-
 @contextlib.contextmanager
 def dev_server(app_dir: Path) -> Iterator[str]:
     """``pywire dev`` on a free loopback port; yields its base URL, stops it after."""
-    port = _free_port()
-    pywire = Path(sys.executable).parent / "pywire"
-    env = {k: v for k, v in os.environ.items() if k not in _SCRUBBED_ENV}
-    env.update(PYTHONUNBUFFERED="1", NO_COLOR="1", TERM="dumb")
-    log_path = app_dir / "server.log"
-    cmd = [str(pywire), "dev", "main:app", "--host", "127.0.0.1", "--port", str(port), "--no-tui"]
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen(  # noqa: S603 - our own CLI, fixed arguments
-            cmd,
-            cwd=app_dir,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    base = f"http://127.0.0.1:{port}"
+    server = PywireServer(app_dir, "dev", options=["--no-tui"], log_path=app_dir / "server.log")
     try:
-        _wait_ready(proc, base + "/", log_path)
-        yield base
+        server.start()
+    except ServerError as exc:
+        sys.exit(str(exc))
+    try:
+        yield server.base_url
     finally:
-        if proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=10)
+        server.stop()
 
 
 async def _register(page: Page, base: str) -> None:
-    await page.goto(base + "/register")
-    form = page.locator('form[action="/auth/local/register"]')
-    await form.locator('input[name="email"]').fill(EMAIL)
-    await form.locator('input[name="password"]').fill(PASSWORD)
-    await form.locator('input[name="name"]').fill(NAME)
-    async with page.expect_navigation():
-        await form.locator('button[type="submit"]').click()
+    await _sign_up(page, base, EMAIL, NAME)
     if not page.url.endswith("/profile"):
         sys.exit(f"registration did not land on /profile but on {page.url}")
 
@@ -266,44 +181,31 @@ async def _capture_admin(browser: Browser, base: str, app_dir: Path, out: Path) 
 
 
 async def _shoot(chromium: str, base: str, out: Path) -> list[Path]:
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(
-            executable_path=chromium, headless=True, args=CHROMIUM_ARGS
-        )
-        try:
-            return await _capture(browser, base, out)
-        finally:
-            await browser.close()
+    async with launch_chromium(chromium) as browser:
+        return await _capture(browser, base, out)
 
 
 async def _shoot_admin(chromium: str, base: str, app_dir: Path, out: Path) -> list[Path]:
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(
-            executable_path=chromium, headless=True, args=CHROMIUM_ARGS
-        )
-        try:
-            return await _capture_admin(browser, base, app_dir, out)
-        finally:
-            await browser.close()
+    async with launch_chromium(chromium) as browser:
+        return await _capture_admin(browser, base, app_dir, out)
 
 
 def main(out: Path) -> None:
     """Boot the example, capture every page of :data:`SHOTS` into ``out``."""
-    chromium = os.environ.get("PYWIRE_AUTH_CHROMIUM") or "/usr/bin/chromium"
-    if not os.access(chromium, os.X_OK):
-        sys.exit(f"Chromium not found at {chromium}: run scripts/services/chromium.sh")
+    chromium = chromium_executable()
+    missing = chromium_missing(chromium)
+    if missing is not None:
+        sys.exit(missing)
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="pywire-shots-") as tmp:
         app_dir = Path(tmp) / "local_idp"
         app_dir.mkdir()
-        _copy_example(app_dir)
+        copy_example(app_dir)
         with dev_server(app_dir) as base:
             written = asyncio.run(_shoot(chromium, base, out))
         admin_dir = Path(tmp) / "local_idp_admin"
         admin_dir.mkdir()
-        _copy_example(admin_dir)
-        main_py = admin_dir / "main.py"
-        main_py.write_text(_with_admin(main_py.read_text()))
+        copy_example(admin_dir, main_py=_with_admin((EXAMPLE / "main.py").read_text()))
         with dev_server(admin_dir) as base:
             written += asyncio.run(_shoot_admin(chromium, base, admin_dir, out))
     for path in written:

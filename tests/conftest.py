@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from collections.abc import Generator
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from pywire_auth.migrations import VERSION_TABLE
 from pywire_auth.stores.sqlalchemy import metadata
+from tests._servers import ServerProcess
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
@@ -140,3 +142,26 @@ async def sql_url(sql_backend: str, sqlite_url: str) -> str:
     url = server_url(sql_backend)
     await reset_database(url)
     return url
+
+
+# Server logs ------------------------------------------------------------------------
+
+#: The server processes a test used: their logs go into its report if it fails.
+SERVER_LOGS = pytest.StashKey[list[ServerProcess]]()
+
+
+def attach_server_log(request: pytest.FixtureRequest, server: ServerProcess) -> None:
+    """Show ``server``'s log if the current test fails."""
+    request.node.stash.setdefault(SERVER_LOGS, []).append(server)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """Attach the log of every server the failed test used (:func:`attach_server_log`)."""
+    report: pytest.TestReport = yield
+    if report.failed:
+        for server in item.stash.get(SERVER_LOGS, []):
+            report.sections.append((f"{server.name} log ({server.log_path})", server.log_text()))
+    return report

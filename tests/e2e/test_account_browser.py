@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Browser, Page, expect
 
-from tests.e2e.conftest import DevServer, _copy_example
+from tests.e2e.conftest import DevServer, copy_example, serve
 from tests.e2e.test_local_idp_browser import (
     EMAIL,
     LIVE_TIMEOUT,
@@ -49,23 +49,17 @@ def smtp() -> Iterator[SMTPServer]:
 
 
 @pytest.fixture
-def mail_server_app(tmp_path: Path, smtp: SMTPServer) -> Iterator[DevServer]:
+def mail_server_app(
+    request: pytest.FixtureRequest, tmp_path: Path, smtp: SMTPServer
+) -> Iterator[DevServer]:
     """The example app with mail set up through ``.env`` only (main.py untouched)."""
     app_dir = tmp_path / "local_idp"
     app_dir.mkdir()
-    _copy_example(app_dir)
-    with (app_dir / ".env").open("a") as env:
-        env.write(f"PYWIRE_AUTH_SMTP_URL={smtp.url}\n")
-        env.write("PYWIRE_AUTH_MAIL_FROM=Example <no-reply@example.com>\n")
-    server = DevServer(app_dir)
-    try:
-        server.start()
-        yield server
-    except BaseException:
-        print(server.log_text())
-        raise
-    finally:
-        server.stop()
+    copy_example(
+        app_dir,
+        f"PYWIRE_AUTH_SMTP_URL={smtp.url}\nPYWIRE_AUTH_MAIL_FROM=Example <no-reply@example.com>\n",
+    )
+    yield from serve(request, app_dir)
 
 
 async def wait_for_mail(smtp: SMTPServer, subject_start: str) -> EmailMessage:

@@ -18,7 +18,7 @@ from playwright.async_api import Browser, Page, expect
 
 from pywire_auth import LOCAL_PROVIDER
 from pywire_auth.stores.sqlalchemy import SQLAlchemyAuthStore
-from tests.e2e.conftest import DevServer, _copy_example
+from tests.e2e.conftest import DevServer, _copy_example, serve
 from tests.e2e.test_account_browser import wait_signed_out_live
 from tests.e2e.test_local_idp_browser import (
     NAV_TIMEOUT,
@@ -49,21 +49,14 @@ def with_admin(main_py: str) -> str:
 
 
 @pytest.fixture
-def admin_app(tmp_path: Path) -> Iterator[DevServer]:
+def admin_app(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[DevServer]:
+    """The example app with the admin pages mounted, under ``pywire dev``."""
     app_dir = tmp_path / "local_idp"
     app_dir.mkdir()
     _copy_example(app_dir)
     main = app_dir / "main.py"
     main.write_text(with_admin(main.read_text()))
-    server = DevServer(app_dir)
-    try:
-        server.start()
-        yield server
-    except BaseException:
-        print(server.log_text())
-        raise
-    finally:
-        server.stop()
+    yield from serve(request, app_dir)
 
 
 async def make_admin(app_dir: Path, email: str) -> None:

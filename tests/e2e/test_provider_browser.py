@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.async_api import Browser, Page, expect
 
-from tests.e2e.conftest import _LOG_KEY, DevServer, copy_example
+from tests.e2e.conftest import DevServer, copy_example, serve
 from tests.e2e.test_local_idp_browser import NAV_TIMEOUT, expect_login_page, path_of
 from tests.providers.conftest import ALICE, CLIENT_ID, CLIENT_SECRET, ISSUER_ENV, PASSWORD, _need
 
@@ -41,13 +41,7 @@ def serve_example(
         f"PYWIRE_AUTH_OIDC_OIDC_CLIENT_SECRET={CLIENT_SECRET}\n"
         "PYWIRE_AUTH_OIDC_OIDC_DISPLAY_NAME=Test IdP\n" + extra_env,
     )
-    server = DevServer(app_dir)
-    request.node.stash.setdefault(_LOG_KEY, []).append(server)
-    try:
-        server.start()
-        yield server
-    finally:
-        server.stop()
+    yield from serve(request, app_dir)
 
 
 @pytest.fixture

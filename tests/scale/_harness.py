@@ -5,7 +5,8 @@ pytest-specific, so a failure raises :class:`HarnessError` with the server log.
 
 * :class:`RunServer`: a copy of ``examples/local_idp`` (``main.py`` and pages
   verbatim) in a folder of its own with a fresh ``.env``, served by the real
-  ``pywire run`` CLI with its default worker count unless told otherwise.
+  ``pywire run`` CLI with its default worker count unless told otherwise (its
+  process, log and stop are tests/_servers.py's :class:`PywireServer`).
   ``pywire run`` loads the folder's ``.env`` itself (the CLI group runs PyWire's
   ``.env`` cascade before any command, and uvicorn's spawned workers inherit the
   environment), so the app's settings come from that file; ``extra_env`` adds
@@ -23,15 +24,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import secrets
 import shutil
-import signal
 import socket
 import subprocess
-import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import AsyncIterator, Callable, Collection, Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -42,34 +38,23 @@ import msgpack
 import psutil
 from websockets.asyncio.client import ClientConnection, connect
 
-ROOT = Path(__file__).resolve().parents[2]
-EXAMPLE = ROOT / "examples" / "local_idp"
+from tests._servers import (
+    EXAMPLE,
+    PywireServer,
+    ServerError,
+    copy_example,
+    fresh_env_lines,
+)
+from tests._servers import SCRUBBED_ENV as SCRUBBED_ENV
+from tests._servers import free_port as free_port
+
 COOKIE = "pywire_auth_session"
 START_TIMEOUT = 120.0
 STOP_TIMEOUT = 20.0
 
-# Variables the app reads: the child takes them from its .env (or extra_env)
-# only, never from whoever runs the tests.
-SCRUBBED_ENV = (
-    "PYWIRE_SESSION_SECRET",
-    "LOCAL_IDP_SECRET",
-    "LOCAL_AUTH_DB",
-    "PYWIRE_MODE",
-    "PYWIRE_SECRET_KEY",
-    "REDIS_URL",
-    "FLY_REDIS_URL",
-)
 
-
-class HarnessError(Exception):
+class HarnessError(ServerError):
     """A server or client of the harness did not do what it must."""
-
-
-def free_port() -> int:
-    """A loopback port nobody listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def default_workers() -> int:
@@ -94,12 +79,9 @@ def make_app_dir(
     ``session_config=SessionConfig(ttl=...)`` to ``connect_auth``.
     """
     dest.mkdir(parents=True)
-    main = (EXAMPLE / "main.py").read_text()
+    main = None
     if session_ttl is not None:
-        main = _with_session_ttl(main, session_ttl)
-    (dest / "main.py").write_text(main)
-    shutil.copy2(EXAMPLE / "pyproject.toml", dest / "pyproject.toml")
-    shutil.copytree(EXAMPLE / "src" / "pages", dest / "src" / "pages")
+        main = _with_session_ttl((EXAMPLE / "main.py").read_text(), session_ttl)
     if secrets_from is not None:
         kept = [
             line
@@ -108,14 +90,9 @@ def make_app_dir(
         ]
         lines = [*kept, f"LOCAL_AUTH_DB={db_url}"]
     else:
-        lines = [
-            f"PYWIRE_SESSION_SECRET={secrets.token_hex(32)}",
-            f"LOCAL_IDP_SECRET={secrets.token_hex(32)}",
-            f"LOCAL_AUTH_DB={db_url}",
-        ]
+        lines = fresh_env_lines(db_url)
     lines += [f"{key}={value}" for key, value in (env or {}).items()]
-    (dest / ".env").write_text("\n".join(lines) + "\n")
-    return dest
+    return copy_example(dest, lines, main_py=main)
 
 
 _CONNECT = "connect_auth(app, local_idp=idp)"
@@ -132,8 +109,18 @@ def _with_session_ttl(main: str, ttl: int) -> str:
     return "from pywire_auth import SessionConfig\n" + main
 
 
-class RunServer:
-    """One app folder served by ``pywire run`` on a free loopback port."""
+class RunServer(PywireServer):
+    """One app folder served by ``pywire run`` on a free loopback port.
+
+    Start-up, log and stop are :class:`~tests._servers.ServerProcess`'s; this
+    class adds the workers: it is ready once every worker logged its start-up
+    and ``GET /`` answers, and :meth:`worker_pids` finds them.
+    """
+
+    start_timeout = START_TIMEOUT
+    stop_timeout = STOP_TIMEOUT
+    probe_timeout = 5.0
+    poll_interval = 0.25
 
     def __init__(
         self,
@@ -144,17 +131,9 @@ class RunServer:
         name: str = "server",
         port: int | None = None,
     ) -> None:
-        self.app_dir = app_dir
+        options = [] if workers is None else ["--workers", str(workers)]
+        super().__init__(app_dir, "run", options=options, name=name, port=port, extra_env=extra_env)
         self.workers = workers
-        self.extra_env = dict(extra_env or {})
-        self.name = name
-        self.log_path = app_dir / f"{name}.log"
-        # A port chosen up front lets the app's .env name its own URL (the
-        # public base URL of mailed links); otherwise one is picked at start.
-        self._fixed_port = port
-        self.port = port or 0
-        self.proc: subprocess.Popen[bytes] | None = None
-        self._pywire = Path(sys.executable).parent / "pywire"
 
     @property
     def expected_workers(self) -> int:
@@ -162,82 +141,19 @@ class RunServer:
         return self.workers if self.workers is not None else default_workers()
 
     @property
-    def base_url(self) -> str:
-        """``http://127.0.0.1:<port>``."""
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
     def ws_url(self) -> str:
         """The live pages' WebSocket endpoint."""
         return f"ws://127.0.0.1:{self.port}/_pywire/ws"
 
-    def log_text(self) -> str:
-        """Everything the server printed so far."""
-        try:
-            return self.log_path.read_text(errors="replace")
-        except OSError as exc:
-            return f"(no server log: {exc})"
-
     def fail(self, message: str) -> HarnessError:
         """An error carrying this server's log."""
-        header = f"--- {self.name} log ({self.log_path}) ---"
-        return HarnessError(f"{message}\n{header}\n{self.log_text()}")
+        return HarnessError(*super().fail(message).args)
 
-    def start(self) -> None:
-        """Start ``pywire run`` and wait until every worker finished its start-up."""
-        if self.proc is not None:
-            raise HarnessError("server already running")
-        self.port = self._fixed_port or free_port()
-        env = {k: v for k, v in os.environ.items() if k not in SCRUBBED_ENV}
-        env.update(self.extra_env)
-        env.update(PYTHONUNBUFFERED="1", NO_COLOR="1", TERM="dumb", COLUMNS="200")
-        env.pop("FORCE_COLOR", None)
-        cmd = [str(self._pywire), "run", "main:app", "--host", "127.0.0.1"]
-        cmd += ["--port", str(self.port)]
-        if self.workers is not None:
-            cmd += ["--workers", str(self.workers)]
-        with self.log_path.open("ab") as log:
-            log.write(f"\n===== {' '.join(cmd)} =====\n".encode())
-            log.flush()
-            self._log_offset = log.tell()
-            self.proc = subprocess.Popen(
-                cmd,
-                cwd=self.app_dir,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        self._wait_ready()
-
-    def _startups(self) -> int:
-        with self.log_path.open("rb") as log:
-            log.seek(self._log_offset)
-            return log.read().count(b"Application startup complete")
-
-    def _wait_ready(self) -> None:
-        assert self.proc is not None
-        deadline = time.monotonic() + START_TIMEOUT
-        last = "no attempt"
-        while time.monotonic() < deadline:
-            code = self.proc.poll()
-            if code is not None:
-                self.proc = None
-                raise self.fail(f"pywire run exited with code {code} before answering")
-            if self._startups() >= self.expected_workers:
-                try:
-                    with urllib.request.urlopen(self.base_url + "/", timeout=5) as response:  # noqa: S310
-                        if response.status == 200:
-                            return
-                        last = f"HTTP {response.status}"
-                except urllib.error.HTTPError as exc:
-                    last = f"HTTP {exc.code}"
-                except (OSError, urllib.error.URLError) as exc:
-                    last = repr(exc)
-            time.sleep(0.25)
-        self.stop()
-        raise self.fail(f"pywire run not ready within {START_TIMEOUT:.0f} s (last: {last})")
+    def ready_to_probe(self) -> bool:
+        """Only once every worker finished its start-up (so all of them serve)."""
+        return self.log_since_start().count(b"Application startup complete") >= (
+            self.expected_workers
+        )
 
     def worker_pids(self) -> set[int]:
         """The worker processes: descendants of ``pywire run`` listening on its port."""
@@ -253,26 +169,6 @@ class RunServer:
                     ):
                         found.add(child.pid)
         return found
-
-    def stop(self) -> None:
-        """SIGTERM the process group, SIGKILL it if it lingers."""
-        proc, self.proc = self.proc, None
-        if proc is None:
-            return
-        if proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=10)
-        with contextlib.suppress(ProcessLookupError):
-            # Workers outliving their supervisor would keep the database busy.
-            os.killpg(proc.pid, signal.SIGKILL)
-        with self.log_path.open("ab") as log:
-            log.write(f"\n===== stopped: exit code {proc.returncode} =====\n".encode())
 
 
 # HTTP -------------------------------------------------------------------------------

@@ -8,19 +8,16 @@ fails, the log of every server it used is attached to its report.
 
 from __future__ import annotations
 
-from collections.abc import Generator, Iterator
+from collections.abc import Generator
 from pathlib import Path
 
 import pytest
 
+from tests.conftest import attach_server_log
 from tests.scale._harness import RedisServer, RunServer, make_app_dir
 
-_SERVERS = pytest.StashKey[list[RunServer]]()
-
-
-def attach(request: pytest.FixtureRequest, server: RunServer) -> None:
-    """Show ``server``'s log if the current test fails."""
-    request.node.stash.setdefault(_SERVERS, []).append(server)
+# ``attach(request, server)``: show ``server``'s log if the current test fails.
+attach = attach_server_log
 
 
 @pytest.fixture(scope="module")
@@ -29,12 +26,8 @@ def shared_run_server(tmp_path_factory: pytest.TempPathFactory) -> Generator[Run
     app_dir = make_app_dir(
         tmp_path_factory.mktemp("run") / "local_idp", "sqlite+aiosqlite:///./local-auth.db"
     )
-    server = RunServer(app_dir)
-    try:
-        server.start()
+    with RunServer(app_dir) as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture
@@ -53,14 +46,3 @@ def redis_server(tmp_path: Path) -> Generator[RedisServer, None, None]:
         yield server
     finally:
         server.kill()
-
-
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(
-    item: pytest.Item, call: pytest.CallInfo[None]
-) -> Iterator[pytest.TestReport]:
-    report: pytest.TestReport = yield
-    if report.failed:
-        for server in item.stash.get(_SERVERS, []):
-            report.sections.append((f"{server.name} log ({server.log_path})", server.log_text()))
-    return report

@@ -82,12 +82,8 @@ def mail_run_server(
         },
         session_ttl=TTL,
     )
-    server = RunServer(app_dir, workers=WORKERS, port=port, name="accounts")
-    try:
-        server.start()
+    with RunServer(app_dir, workers=WORKERS, port=port, name="accounts") as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture

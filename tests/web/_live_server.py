@@ -20,70 +20,63 @@ Clients come from any 127.0.0.x address (all of 127.0.0.0/8 is loopback):
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-import os
 import socket
-import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests._servers import ROOT, ServerProcess
+
 PAGES_DIR = ROOT / "examples" / "local_idp" / "src" / "pages"
 
 
-class LiveServer:
-    """One uvicorn process serving the example app; ``async with`` starts and stops it."""
+class LiveServer(ServerProcess):
+    """One uvicorn process serving the example app; ``async with`` starts and stops it.
+
+    Its process, log, readiness and stop are tests/_servers.py's
+    :class:`~tests._servers.ServerProcess`, on a socket bound before it starts.
+    """
+
+    bind_socket = True
+    probe_path = "/_test/client"
+    poll_interval = 0.1
 
     def __init__(
         self, spec: dict[str, Any], log_dir: Path, *, env: dict[str, str] | None = None
     ) -> None:
+        super().__init__(
+            ROOT,
+            name="live server",
+            log_path=log_dir / f"live-server-{id(self)}.log",
+            extra_env=env,
+            # uvicorn reads FORWARDED_ALLOW_IPS when it is not given; only a test sets it.
+            scrub=("FORWARDED_ALLOW_IPS",),
+            label="uvicorn (tests.web._live_server)",
+        )
         self.spec = spec
-        self.log_path = log_dir / f"live-server-{id(self)}.log"
-        self.env = env or {}
-        self.url = ""
-        self._proc: subprocess.Popen[bytes] | None = None
         self._clients: list[httpx.AsyncClient] = []
 
+    def command(self) -> list[str]:
+        """``python -m tests.web._live_server FD SPEC``."""
+        return [
+            sys.executable,
+            "-m",
+            "tests.web._live_server",
+            str(self.listen_fd),
+            json.dumps(self.spec),
+        ]
+
     async def __aenter__(self) -> LiveServer:
-        self._spawn()
         try:
-            await self._wait_ready()
+            # The wait polls with blocking calls: keep it off the test's event loop.
+            await asyncio.to_thread(self.start)
         except BaseException:
             self.stop()
             raise
         return self
-
-    def _spawn(self) -> None:
-        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        try:
-            listener.bind(("127.0.0.1", 0))
-            listener.listen(128)
-            self.url = f"http://127.0.0.1:{listener.getsockname()[1]}"
-            # uvicorn reads FORWARDED_ALLOW_IPS when it is not given; only a test sets it.
-            env = {k: v for k, v in os.environ.items() if k != "FORWARDED_ALLOW_IPS"}
-            with self.log_path.open("wb") as log:
-                self._proc = subprocess.Popen(
-                    [
-                        sys.executable,
-                        "-m",
-                        "tests.web._live_server",
-                        str(listener.fileno()),
-                        json.dumps(self.spec),
-                    ],
-                    cwd=ROOT,
-                    stdin=subprocess.DEVNULL,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    pass_fds=(listener.fileno(),),
-                    env={**env, "PYTHONUNBUFFERED": "1", **self.env},
-                )
-        finally:
-            listener.close()  # the child has its own copy now
 
     async def __aexit__(self, *_exc: object) -> None:
         for client in self._clients:
@@ -94,7 +87,7 @@ class LiveServer:
         """A new browser (own cookie jar) connecting from ``address``."""
         client = httpx.AsyncClient(
             transport=httpx.AsyncHTTPTransport(local_address=address),
-            base_url=self.url,
+            base_url=self.base_url,
             follow_redirects=False,
             timeout=30,
         )
@@ -104,37 +97,15 @@ class LiveServer:
     async def seen(self, address: str, **headers: str) -> dict[str, Any]:
         """What the server made of a request from ``address`` with ``headers``."""
         async with httpx.AsyncClient(
-            transport=httpx.AsyncHTTPTransport(local_address=address), base_url=self.url
+            transport=httpx.AsyncHTTPTransport(local_address=address), base_url=self.base_url
         ) as client:
             response = await client.get("/_test/client", headers=headers)
         body: dict[str, Any] = response.json()
         return body
 
     def logs(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-
-    def stop(self) -> None:
-        if self._proc is not None and self._proc.poll() is None:
-            self._proc.terminate()
-            try:
-                self._proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self._proc.kill()
-                self._proc.wait(timeout=10)
-
-    async def _wait_ready(self) -> None:
-        assert self._proc is not None
-        deadline = time.monotonic() + 60
-        async with httpx.AsyncClient(timeout=5) as client:
-            while True:
-                if self._proc.poll() is not None:
-                    raise AssertionError(f"server exited early\n{self.logs()}")
-                with contextlib.suppress(httpx.HTTPError):
-                    if (await client.get(self.url + "/_test/client")).status_code == 200:
-                        return
-                if time.monotonic() > deadline:
-                    raise AssertionError(f"server never became ready\n{self.logs()}")
-                await asyncio.sleep(0.1)
+        """Everything the server printed."""
+        return self.log_text()
 
 
 def _policy(spec: dict[str, Any]) -> Any:
