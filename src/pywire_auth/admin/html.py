@@ -180,7 +180,7 @@ def account_page(
         f"<tr><th>Email</th><td>{h(user.email or '(no email)')}</td></tr>"
         f"<tr><th>Name</th><td>{h(user.name)}</td></tr>"
         f"<tr><th>User id</th><td><code>{h(user.user_id)}</code></td></tr>"
-        f"<tr><th>State</th><td>{'disabled' if user.disabled else 'active'}</td></tr>"
+        f"<tr><th>Sign-in</th><td>{'disabled' if user.disabled else 'enabled'}</td></tr>"
         "</table>"
     )
     switch = (
