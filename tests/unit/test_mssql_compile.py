@@ -99,7 +99,7 @@ def test_event_ids_are_an_identity_column() -> None:
         queries.USER_QUERY,
         queries.LOGIN_QUERY,
         queries.SESSION_USER_QUERY,
-        # The store's other statements, as sqlalchemy.py builds them.
+        # The store's other statements, as its stores/_sql_*.py modules build them.
         sa.select(sessions.c.session_id).where(sessions.c.expires_at < 5).limit(500),
         sa.select(users)
         .where(sa.or_(users.c.email > "a", sa.and_(users.c.email == "a", users.c.user_id > "b")))
