@@ -15,6 +15,7 @@ An application that manages our tables in its *own* Alembic environment imports
 from __future__ import annotations
 
 import asyncio
+import logging
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -209,6 +210,27 @@ def ensure_schema(conn: sa.Connection) -> None:
     Several processes may run this at once; a loser fails on a duplicate table or
     version row, and the caller's retry then finds the work done.
     """
+    with _quiet_alembic():
+        _ensure_schema(conn)
+
+
+@contextmanager
+def _quiet_alembic() -> Iterator[None]:
+    # Alembic logs every context it opens at INFO ("Context impl SQLiteImpl."):
+    # noise in an app's start-up log for a step the app never asked for. A level
+    # the app set on the "alembic" logger itself is left alone.
+    alembic_logger = logging.getLogger("alembic")
+    if alembic_logger.level != logging.NOTSET:
+        yield
+        return
+    alembic_logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        alembic_logger.setLevel(logging.NOTSET)
+
+
+def _ensure_schema(conn: sa.Connection) -> None:
     recorded = current_revision(conn)
     head = head_revision()
     if recorded is None:
