@@ -169,7 +169,7 @@ pids_matching() {
     for d in /proc/[0-9]*; do
         pid="${d#/proc/}"
         if [ "$pid" = "$$" ] || [ "$pid" = "${BASHPID:-$$}" ]; then continue; fi
-        cmd="$(tr '\0' ' ' <"$d/cmdline" 2>/dev/null)" || continue
+        cmd="$(tr '\0' ' ' 2>/dev/null <"$d/cmdline")" || continue
         case "$cmd" in
             *"$needle"*) echo "$pid" ;;
         esac
